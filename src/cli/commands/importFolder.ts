@@ -1,0 +1,25 @@
+import { getFeed } from '../../feeds/feeds.service.js';
+import { runFromFolder } from '../../pipeline/intake.js';
+import { processQueue } from '../../pipeline/queue.js';
+import { getRun } from '../../runs/runs.service.js';
+import { usageError } from '../../errors.js';
+import { exitCodeForRun, printJson, printRun } from '../output.js';
+import { positional, present, withContext, type Command } from './shared.js';
+
+export const importCommand: Command = {
+  summary: 'import <folder> --feed F [--keep]: claim the folder\'s files, validate, diff, hold or apply (for cron)',
+  options: { feed: { type: 'string' }, keep: { type: 'boolean' } },
+  async run(input) {
+    const folder = positional(input, 0, 'folder');
+    if (!input.options.feed) throw usageError('--feed is required');
+    return withContext(input, async (ctx) => {
+      const feed = await getFeed(ctx.database.knex, input.options.feed as string);
+      const run = await runFromFolder(ctx, feed, folder, { keepSource: Boolean(input.options.keep) });
+      await processQueue(ctx, { feedId: feed.id });
+      const presented = await present(ctx, await getRun(ctx.database.knex, run.id));
+      if (input.json) printJson(presented);
+      else printRun(presented);
+      return exitCodeForRun(presented);
+    });
+  },
+};

@@ -1,0 +1,42 @@
+import { migrateLatest, openDatabase } from '../../storage/database.js';
+import { EXIT } from '../output.js';
+import { feedCommand } from './feed.js';
+import { importCommand } from './importFolder.js';
+import { runCommand, runsCommand } from './runs.js';
+import type { Command } from './shared.js';
+import { startCommand } from './start.js';
+import { validateCommand } from './validate.js';
+
+const migrateCommand: Command = {
+  summary: 'migrate: bring the database schema up to date',
+  async run(input) {
+    const database = openDatabase(input.loadConfig().databaseUrl);
+    try {
+      const applied = await migrateLatest(database);
+      process.stdout.write(applied.length ? `applied ${applied.join(', ')}\n` : 'the schema is up to date\n');
+      return EXIT.done;
+    } finally {
+      await database.close();
+    }
+  },
+};
+
+export const commands: Record<string, Command> = {
+  start: startCommand,
+  migrate: migrateCommand,
+  feed: feedCommand,
+  runs: runsCommand,
+  run: runCommand,
+  validate: validateCommand,
+  import: importCommand,
+};
+
+export const usage = `Usage: sluice <command> [arguments] [--json]
+
+${Object.entries(commands)
+  .map(([, c]) => `  ${c.summary}`)
+  .join('\n')}
+
+Exit codes: 0 done, 1 failed, 2 usage, 3 held.
+Configuration: DATABASE_URL (default sqlite under SLUICE_DATA_DIR, ./data), SLUICE_DATA_DIR.
+`;

@@ -1,0 +1,55 @@
+import type { RunState } from '../../core/feedSettings.js';
+import { usageError } from '../../errors.js';
+import { getFeed } from '../../feeds/feeds.service.js';
+import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
+import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
+import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
+import { positional, present, runId, withContext, type Command } from './shared.js';
+
+const states: RunState[] = ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'];
+
+export const runsCommand: Command = {
+  summary: 'runs [--feed F] [--state S] [--limit N]: runs, newest first',
+  options: { feed: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' } },
+  async run(input) {
+    const state = input.options.state as RunState | undefined;
+    if (state && !states.includes(state)) throw usageError(`--state must be one of ${states.join(', ')}`);
+    return withContext(input, async (ctx) => {
+      const db = ctx.database.knex;
+      const feed = input.options.feed ? await getFeed(db, input.options.feed as string) : undefined;
+      const runs = await listRuns(db, { feedId: feed?.id, states: state ? [state] : undefined, limit: Number(input.options.limit ?? 50) });
+      const presented = await Promise.all(runs.map((r) => present(ctx, r)));
+      if (input.json) printJson(presented);
+      else for (const run of presented) printRun(run);
+      return EXIT.done;
+    });
+  },
+};
+
+export const runCommand: Command = {
+  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe]: one run and its actions',
+  options: { unsafe: { type: 'boolean' } },
+  async run(input) {
+    const action = positional(input, 0, 'show|apply|cancel|reapply|revalidate');
+    const id = runId(input, 1);
+    const actor = `cli:${process.env.USER ?? 'unknown'}`;
+    return withContext(input, async (ctx) => {
+      const db = ctx.database.knex;
+      const run =
+        action === 'show' ? await getRun(db, id)
+        : action === 'apply' ? await approveRun(ctx, id, actor)
+        : action === 'cancel' ? await cancelRun(ctx, id, { actor, unsafe: Boolean(input.options.unsafe) })
+        : action === 'reapply' ? await reapplyRun(ctx, id, actor)
+        : action === 'revalidate' ? await revalidateRun(ctx, id, actor)
+        : null;
+      if (!run) throw usageError(`unknown run action "${action}"; use show, apply, cancel, reapply or revalidate`);
+      const presented = await present(ctx, run);
+      if (input.json) printJson(action === 'show' ? { ...presented, timeline: await runEvents(db, id) } : presented);
+      else {
+        printRun(presented);
+        if (action === 'show') for (const e of await runEvents(db, id)) process.stdout.write(`  ${e.at}  ${e.message}${e.actor ? ` (${e.actor})` : ''}\n`);
+      }
+      return exitCodeForRun(presented);
+    });
+  },
+};

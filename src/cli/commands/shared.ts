@@ -1,0 +1,45 @@
+import type { ParseArgsConfig } from 'node:util';
+import type { Config } from '../../config.js';
+import { openContext, type Context } from '../../context.js';
+import { usageError } from '../../errors.js';
+import { getFeed } from '../../feeds/feeds.service.js';
+import { presentRun } from '../../runs/runs.presenter.js';
+import type { Run } from '../../runs/runs.service.js';
+
+export interface CommandInput {
+  args: string[];
+  options: Record<string, unknown>;
+  json: boolean;
+  loadConfig: () => Config;
+}
+
+export interface Command {
+  summary: string;
+  options?: NonNullable<ParseArgsConfig['options']>;
+  run(input: CommandInput): Promise<number>;
+}
+
+export async function withContext<T>(input: CommandInput, work: (ctx: Context) => Promise<T>): Promise<T> {
+  const ctx = await openContext(input.loadConfig());
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.database.close();
+  }
+}
+
+export async function present(ctx: Context, run: Run) {
+  return presentRun(ctx.database.knex, run, await getFeed(ctx.database.knex, run.feedId));
+}
+
+export function positional(input: CommandInput, index: number, name: string): string {
+  const value = input.args[index];
+  if (value === undefined) throw usageError(`missing <${name}>`);
+  return value;
+}
+
+export function runId(input: CommandInput, index: number): number {
+  const text = positional(input, index, 'run id');
+  if (!/^\d+$/.test(text)) throw usageError(`run id must be a number (got "${text}")`);
+  return Number(text);
+}

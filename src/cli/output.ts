@@ -1,0 +1,32 @@
+import type { PresentedRun } from '../runs/runs.presenter.js';
+
+export const EXIT = { done: 0, failed: 1, usage: 2, held: 3 } as const;
+
+export function exitCodeForRun(run: Pick<PresentedRun, 'state'>): number {
+  if (run.state === 'held') return EXIT.held;
+  if (run.state === 'failed') return EXIT.failed;
+  return EXIT.done;
+}
+
+export function printJson(value: unknown) {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function printRun(run: PresentedRun) {
+  const c = run.counts;
+  const lines = [
+    `run ${run.id} (feed ${run.feed}${run.reapplyOf ? `, re-apply of run ${run.reapplyOf}` : ''}): ${run.state}${run.mode ? ` · ${run.mode}` : ''} · ${run.rows} rows`,
+    `  users       created ${c.users.created}, updated ${c.users.updated}, suspended ${c.users.suspended}, reactivated ${c.users.reactivated}, deleted ${c.users.deleted}, unchanged ${c.users.unchanged}`,
+    `  groups      created ${c.groups.created}, updated ${c.groups.updated}`,
+    `  memberships added ${c.memberships.added}, removed ${c.memberships.removed}`,
+  ];
+  if (run.holdReasons.length) lines.push(run.state === 'held' ? '  held because:' : '  was held because:', ...run.holdReasons.map((r) => `    - ${r.message}`));
+  if (run.errors.count) {
+    lines.push(`  ${run.errors.count} error(s)${run.errors.count > run.errors.first.length ? `, first ${run.errors.first.length}` : ''}:`);
+    for (const e of run.errors.first) {
+      const where = [e.file, e.line, e.column].filter((v) => v !== null).join(':');
+      lines.push(`    ${where ? `${where}: ` : ''}${e.message} [${e.code}]`);
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,37 @@
+import type { FieldMapping, Transform } from '../control/types.js';
+import type { SourceValue } from '../readers/types.js';
+
+const transforms: Record<Transform, (v: string) => string> = {
+  trim: (v) => v.trim(),
+  lower: (v) => v.toLowerCase(),
+  upper: (v) => v.toUpperCase(),
+  'collapse-spaces': (v) => v.replace(/\s+/g, ' '),
+};
+
+function convert(raw: string, mapping: FieldMapping): string {
+  // Values are always trimmed: stray spaces around an export's values are never meaningful.
+  let value = raw.trim();
+  for (const t of mapping.transform ?? []) value = transforms[t](value);
+  if (mapping.map && Object.hasOwn(mapping.map, value)) value = mapping.map[value]!;
+  return value;
+}
+
+/** One field's value from a source record: transform, map, default. */
+export function singleValue(values: Record<string, SourceValue>, mapping: FieldMapping): string {
+  const raw = mapping.column === undefined ? '' : values[mapping.column];
+  const text = raw === undefined ? '' : Array.isArray(raw) ? raw.join(', ') : raw;
+  const value = convert(text, mapping);
+  return value === '' ? (mapping.default ?? '') : value;
+}
+
+/** A multi-valued field (`split`): each part transformed and mapped, empty parts dropped. */
+export function multiValue(values: Record<string, SourceValue>, mapping: FieldMapping): string[] {
+  const raw = mapping.column === undefined ? '' : values[mapping.column];
+  const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : mapping.split ? raw.split(mapping.split) : [raw];
+  const result = parts.map((p) => convert(p, mapping)).filter((p) => p !== '');
+  if (result.length === 0 && mapping.default) return [mapping.default];
+  return result;
+}
+
+export const mappedColumns = (mappings: (FieldMapping | undefined)[]) =>
+  mappings.flatMap((m) => (m?.column === undefined ? [] : [m.column]));

@@ -1,0 +1,53 @@
+import { groupCodeMaxLength, type ControlFile, type UsersSection } from '../control/types.js';
+import { rowProblem, type Problem } from '../problems.js';
+import type { SourceRow } from '../readers/types.js';
+import { mappedColumns, singleValue } from './fieldValue.js';
+import { normaliseKey } from './users.js';
+
+export interface GroupRecord {
+  code: string;
+  name: string | null;
+  line: number;
+}
+
+export interface MembershipRecord {
+  userKey: string;
+  groupCode: string;
+  line: number;
+}
+
+type Section<K extends 'groups' | 'memberships'> = NonNullable<ControlFile[K]>;
+
+export const groupsColumns = (section: Section<'groups'>) => mappedColumns([section.fields.code, section.fields.name]);
+export const membershipsColumns = (section: Section<'memberships'>) => mappedColumns([section.fields.user, section.fields.group]);
+
+export function mapGroup(section: Section<'groups'>, row: SourceRow, file: string, columnOf: (c?: string) => number | undefined) {
+  const code = singleValue(row.values, section.fields.code);
+  const name = section.fields.name ? singleValue(row.values, section.fields.name) : '';
+  const where = (c?: string) => ({ file, line: row.line, column: columnOf(c) });
+  const problems: Problem[] = [];
+  if (!code) problems.push(rowProblem('required_missing', 'the group code is empty', where(section.fields.code.column)));
+  if (code.length > groupCodeMaxLength) problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, where(section.fields.code.column)));
+  if (name.length > 255) problems.push(rowProblem('value_too_long', 'the group name is longer than 255 characters', where(section.fields.name?.column)));
+  if (problems.length) return { record: null, problems };
+  return { record: { code, name: name || null, line: row.line } satisfies GroupRecord, problems };
+}
+
+export function mapMembership(
+  section: Section<'memberships'>,
+  keyKind: UsersSection['key'],
+  row: SourceRow,
+  file: string,
+  columnOf: (c?: string) => number | undefined,
+) {
+  const user = singleValue(row.values, section.fields.user);
+  const group = singleValue(row.values, section.fields.group);
+  const problems: Problem[] = [];
+  if (!user) problems.push(rowProblem('required_missing', 'the user is empty', { file, line: row.line, column: columnOf(section.fields.user.column) }));
+  if (!group) problems.push(rowProblem('required_missing', 'the group is empty', { file, line: row.line, column: columnOf(section.fields.group.column) }));
+  if (group.length > groupCodeMaxLength) {
+    problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, { file, line: row.line, column: columnOf(section.fields.group.column) }));
+  }
+  if (problems.length) return { record: null, problems };
+  return { record: { userKey: normaliseKey(keyKind, user), groupCode: group, line: row.line } satisfies MembershipRecord, problems };
+}

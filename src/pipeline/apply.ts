@@ -1,0 +1,123 @@
+import type { Knex } from 'knex';
+import type { Context } from '../context.js';
+import type { ControlFile } from '../core/control/types.js';
+import { profileColumns } from '../directory/userColumns.js';
+import { toDbTime } from '../storage/dialect.js';
+import { faultPoint } from './faults.js';
+
+export class BaselineMovedError extends Error {
+  constructor() {
+    super('the directory changed since this change set was computed');
+  }
+}
+
+/**
+ * Writes a run's stored change set to the directory in one transaction, together with the
+ * change log and the run's move to `applied`. Either all of it is committed or none of it.
+ */
+export async function applyChangeSet(
+  ctx: Context,
+  trx: Knex.Transaction,
+  input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile },
+): Promise<void> {
+  const { runId: R, feedId: F } = input;
+  const { dialect } = ctx.database;
+  const now = toDbTime();
+  const feed = await dialect.forUpdate(trx('feeds').where({ id: F }).first('directory_version'));
+  if (Number(feed.directory_version) !== input.baselineVersion) throw new BaselineMovedError();
+  const lockedFields = JSON.stringify(Object.keys(input.control.users?.fields ?? {}).sort());
+  const change = (entity: string, ops: string[]) =>
+    `c.run_id = ${Number(R)} AND c.entity = '${entity}' AND c.op IN (${ops.map((o) => `'${o}'`).join(', ')})`;
+
+  await trx.raw(
+    `INSERT INTO directory_groups (feed_id, code, name, created_at, updated_at, created_in_run)
+     SELECT ?, c.entity_key, COALESCE((SELECT MAX(g.name) FROM staging_groups g WHERE g.run_id = c.run_id AND g.code = c.entity_key), c.entity_key), ?, ?, ?
+       FROM run_changes c WHERE ${change('group', ['create'])}`,
+    [F, now, now, R],
+  );
+  await dialect.updateFrom(trx, {
+    target: 'directory_groups',
+    sources: ['run_changes c', 'staging_groups g'],
+    set: { name: 'g.name', updated_at: '?' },
+    where: [change('group', ['update']), 'g.run_id = c.run_id', 'g.code = c.entity_key', 't.feed_id = ?', 't.code = c.entity_key'],
+    bindings: [now, F],
+  });
+
+  const columns = profileColumns.join(', ');
+  await trx.raw(
+    `INSERT INTO directory_users (feed_id, user_key, ${columns}, custom, state, locked_fields, source_record, record_hash,
+                                  created_at, updated_at, created_in_run, last_seen_in_run)
+     SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, ?, ?, ?, ?
+       FROM run_changes c JOIN staging_users s ON s.run_id = c.run_id AND s.user_key = c.entity_key AND s.status = 'ok'
+      WHERE ${change('user', ['create'])}`,
+    [F, lockedFields, now, now, R, R],
+  );
+  await faultPoint('apply:after-user-creates');
+
+  const profileSet = Object.fromEntries([...profileColumns, 'custom', 'record_hash'].map((c) => [c, `s.${c}`]));
+  const writeProfile = { ...profileSet, state: "'active'", suspended_at: 'NULL', updated_at: '?' };
+  if (input.forceUpdate) {
+    // Every record is written, changed or not: the mapping's meaning may have changed.
+    await dialect.updateFrom(trx, {
+      target: 'directory_users',
+      sources: ['staging_users s'],
+      set: writeProfile,
+      where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
+      bindings: [now, R, F],
+    });
+  } else {
+    await dialect.updateFrom(trx, {
+      target: 'directory_users',
+      sources: ['run_changes c', 'staging_users s'],
+      set: writeProfile,
+      where: [change('user', ['update', 'reactivate']), 's.run_id = c.run_id', 's.user_key = c.entity_key', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = c.entity_key'],
+      bindings: [now, F],
+    });
+  }
+  await trx.raw(
+    `UPDATE directory_users SET state = 'suspended', suspended_at = ?, updated_at = ?
+      WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['suspend'])})`,
+    [now, now, F],
+  );
+  await faultPoint('apply:after-user-updates');
+
+  await trx.raw(
+    `DELETE FROM directory_memberships WHERE id IN (SELECT id FROM (
+        SELECT dm.id FROM directory_memberships dm
+          JOIN directory_users u ON u.id = dm.user_id JOIN directory_groups g ON g.id = dm.group_id
+          JOIN run_changes c ON ${change('membership', ['remove'])} AND c.entity_key = u.user_key AND c.group_code = g.code
+         WHERE dm.feed_id = ?) doomed)`,
+    [F],
+  );
+  await trx.raw(
+    `DELETE FROM directory_users WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['delete'])})`,
+    [F],
+  );
+  await trx.raw(
+    `INSERT INTO directory_memberships (feed_id, user_id, group_id, managed, created_at, created_in_run)
+     SELECT ?, u.id, g.id, 1, ?, ?
+       FROM run_changes c
+       JOIN directory_users u ON u.feed_id = ? AND u.user_key = c.entity_key
+       JOIN directory_groups g ON g.feed_id = ? AND g.code = c.group_code
+      WHERE ${change('membership', ['add'])}`,
+    [F, now, R, F, F],
+  );
+
+  // Everyone in the run was seen: remember the raw record and which fields the sync owns.
+  await dialect.updateFrom(trx, {
+    target: 'directory_users',
+    sources: ['staging_users s'],
+    set: { last_seen_in_run: '?', source_record: 's.source_record', locked_fields: '?' },
+    where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key'],
+    bindings: [R, lockedFields, R, F],
+  });
+  await faultPoint('apply:before-change-log');
+
+  await trx.raw(
+    `INSERT INTO directory_changes (run_id, feed_id, entity, entity_key, group_code, operation, before_values, after_values, created_at)
+     SELECT c.run_id, ?, c.entity, c.entity_key, c.group_code, c.op, c.before_values, c.after_values, ?
+       FROM run_changes c WHERE c.run_id = ? ORDER BY c.id`,
+    [F, now, R],
+  );
+  await trx('feeds').where({ id: F }).update({ directory_version: input.baselineVersion + 1 });
+}

@@ -1,0 +1,56 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { archiveKey } from '../archive/archive.js';
+import type { Context } from '../context.js';
+import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
+import { isPlainFileName, isTemporaryName, peekMode } from '../core/uploadSet.js';
+import { usageError } from '../errors.js';
+import type { Feed } from '../feeds/feeds.service.js';
+import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
+import { toDbTime } from '../storage/dialect.js';
+
+type FileSource = { path: string; keepSource: boolean } | { stream: AsyncIterable<Uint8Array> };
+
+/** Every channel turns a delivery into a run through these three calls. */
+export async function startRun(ctx: Context, feed: Feed, channel: RunChannel, options: { reapplyOf?: number; forceUpdate?: boolean; actor?: string } = {}) {
+  return createRun(ctx.database.knex, { feedId: feed.id, channel, ...options });
+}
+
+export async function addRunFile(ctx: Context, run: Run, feed: Feed, name: string, source: FileSource) {
+  if (!isPlainFileName(name)) throw usageError(`"${name}" is not a plain file name`);
+  const key = archiveKey(feed.slug, run.id, name);
+  const stored = 'path' in source ? await ctx.archive.claim(key, source.path, { keepSource: source.keepSource }) : await ctx.archive.write(key, source.stream);
+  await ctx.database.knex('run_files').insert({
+    run_id: run.id,
+    name,
+    role: name === CONTROL_FILE_NAME ? 'control' : 'data',
+    size: stored.size,
+    sha256: stored.sha256,
+    storage_key: key,
+    created_at: toDbTime(),
+  });
+  return stored;
+}
+
+/** The set is complete: the run joins the queue. */
+export async function queueRun(ctx: Context, runId: number): Promise<void> {
+  const db = ctx.database.knex;
+  const control = (await runFiles(db, runId)).find((f) => f.role === 'control');
+  const mode = control ? peekMode((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
+  await transition(db, runId, ['receiving'], 'queued', { message: 'upload set complete; queued', fields: { mode } });
+}
+
+/** Claims every file of a folder into a new run (data files first, the control file last). */
+export async function runFromFolder(ctx: Context, feed: Feed, folder: string, options: { keepSource: boolean; channel?: RunChannel }): Promise<Run> {
+  const names = (await readdir(folder)).filter((n) => !isTemporaryName(n)).sort();
+  const files: string[] = [];
+  for (const name of names) if ((await stat(join(folder, name))).isFile()) files.push(name);
+  if (!files.includes(CONTROL_FILE_NAME)) throw usageError(`${folder} has no ${CONTROL_FILE_NAME}; it is the control file that describes the data files`);
+  const run = await startRun(ctx, feed, options.channel ?? 'cli');
+  for (const name of [...files.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
+    await addRunFile(ctx, run, feed, name, { path: join(folder, name), keepSource: options.keepSource });
+  }
+  await queueRun(ctx, run.id);
+  return getRun(ctx.database.knex, run.id);
+}

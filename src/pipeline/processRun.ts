@@ -1,0 +1,148 @@
+import type { Context } from '../context.js';
+import { mappingFingerprint, parseControlFile } from '../core/control/controlFile.js';
+import type { ControlFile } from '../core/control/types.js';
+import { holdReasons, tooManyErrors } from '../core/holds.js';
+import { setProblem } from '../core/problems.js';
+import { getFeed, type Feed } from '../feeds/feeds.service.js';
+import { log } from '../log.js';
+import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, updateRunFields, type Run } from '../runs/runs.service.js';
+import { applyChangeSet, BaselineMovedError } from './apply.js';
+import { computeChangeSet } from './changeSet.js';
+import { stageRun } from './stage.js';
+import { checkStagedSet, clearStaging } from './stagingChecks.js';
+
+/**
+ * Takes a claimed run (state `validating`) through validation, the change set and the hold
+ * rules, to `failed`, `held` or — through `applying` — `applied`.
+ */
+export async function processRun(ctx: Context, runId: number): Promise<Run> {
+  const db = ctx.database.knex;
+  const run = await getRun(db, runId);
+  const feed = await getFeed(db, run.feedId);
+  const started = Date.now();
+  const checked = await validateRun(ctx, run, feed);
+  if (!checked.control || checked.failure) return fail(ctx, run, checked.failure ?? 'the upload set is invalid; nothing was written');
+
+  const control = checked.control;
+  if (control.mode === 'full') await supersedeOlder(ctx, run);
+  await updateRunFields(db, run.id, { mode: control.mode, mapping_hash: mappingFingerprint(control) });
+  const outcome = await judge(ctx, run.id, feed, control);
+  log.info('run validated', { run: run.id, feed: feed.slug, rows: checked.rowCount, errorRows: checked.errorRows, ms: Date.now() - started, outcome });
+  if (outcome === 'held') return getRun(db, run.id);
+  return applyRun(ctx, run.id, { from: 'validating' });
+}
+
+export interface ValidationOutcome {
+  control?: ControlFile;
+  rowCount: number;
+  errorRows: number;
+  /** Why the set fails as a whole, if it does. */
+  failure?: string;
+}
+
+/**
+ * Both tiers of validation: reads the set into staging, runs the whole-set checks and the error
+ * limits. Writes only staging and `run_errors` — never the directory.
+ */
+export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<ValidationOutcome> {
+  const db = ctx.database.knex;
+  await clearStaging(ctx, run.id);
+  await db('run_errors').where({ run_id: run.id }).delete();
+  const staged = await stageRun(ctx, run, feed);
+  const rejected = staged.setProblems ? 0 : await checkStagedSet(ctx, run.id);
+  const errorRows = staged.errorRows + rejected;
+  let failure = staged.setProblems ? `${staged.setProblems} problem(s) with the upload set; nothing was written` : undefined;
+  const limitMessage = failure ? null : tooManyErrors(feed.settings, errorRows, staged.rowCount);
+  if (limitMessage) {
+    await recordProblems(db, ctx.database.dialect, run.id, [setProblem('too_many_errors', limitMessage)]);
+    failure = limitMessage;
+  }
+  const errorCount = Number(((await db('run_errors').where({ run_id: run.id }).count({ n: '*' })) as { n: number }[])[0]?.n ?? 0);
+  await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount });
+  return { control: staged.control, rowCount: staged.rowCount, errorRows, failure };
+}
+
+async function fail(ctx: Context, run: Run, message: string): Promise<Run> {
+  await clearStaging(ctx, run.id);
+  await transition(ctx.database.knex, run.id, ['validating'], 'failed', { message });
+  return getRun(ctx.database.knex, run.id);
+}
+
+/** Computes the change set against the current baseline and applies the hold rules. */
+async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFile, from: 'validating' | 'applying' = 'validating') {
+  const db = ctx.database.knex;
+  const run = await getRun(db, runId);
+  const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
+  const settings = { ...feed.settings, forceUpdate: feed.settings.forceUpdate || run.forceUpdate };
+  const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings });
+  const lastApplied = await db('runs').where({ feed_id: feed.id, state: 'applied' }).orderBy('finished_at', 'desc').orderBy('id', 'desc').first('mapping_hash');
+  const reasons = holdReasons({
+    settings,
+    counts: summary.counts,
+    baseline: summary.baseline,
+    feedHasAppliedRun: !!lastApplied,
+    mappingChanged: !!lastApplied && lastApplied.mapping_hash !== run.mappingHash,
+  });
+  await updateRunFields(db, runId, {
+    counts: JSON.stringify(summary.counts),
+    baseline_version: baselineVersion,
+    hold_reasons: JSON.stringify(reasons),
+  });
+  if (reasons.length === 0) return 'apply' as const;
+  await transition(db, runId, [from], 'held', { message: `held: ${reasons.map((r) => r.message).join('; ')}` });
+  return 'held' as const;
+}
+
+/**
+ * Applies a run's stored change set. From `held` this is an administrator's approval; from
+ * `validating` it is automatic. If the directory moved since the change set was computed, the
+ * change set is recomputed and judged again instead of applying something nobody reviewed.
+ */
+export async function applyRun(ctx: Context, runId: number, options: { from: 'validating' | 'held' | 'applying'; actor?: string }): Promise<Run> {
+  const db = ctx.database.knex;
+  let run = await getRun(db, runId);
+  const feed = await getFeed(db, run.feedId);
+  const control = parseControlFile(run.controlFile ?? '', { feed: feed.slug }).control;
+  if (!control) throw new Error(`run ${runId} has no valid control file stored`);
+  if (options.from !== 'applying') {
+    const moved = await transition(db, runId, [options.from], 'applying', {
+      actor: options.actor,
+      message: options.from === 'held' ? 'approved; applying' : 'applying',
+      fields: { lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx) },
+    });
+    if (!moved) return getRun(db, runId);
+  }
+  for (let attempt = 0; ; attempt++) {
+    run = await getRun(db, runId);
+    try {
+      await db.transaction(async (trx) => {
+        await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control });
+        const done = await transition(trx, runId, ['applying'], 'applied', { message: `applied ${describeCounts(run)}` });
+        if (!done) throw new Error(`run ${runId} left the applying state while it was being applied; rolled back`);
+      });
+      break;
+    } catch (error) {
+      if (!(error instanceof BaselineMovedError) || attempt >= 2) throw error;
+      await addRunEvent(db, runId, 'the directory changed since this change set was computed; recomputing it');
+      const outcome = await judge(ctx, runId, await getFeed(db, feed.id), control, 'applying');
+      if (outcome === 'held') return getRun(db, runId);
+      if (options.from === 'held') {
+        await transition(db, runId, ['applying'], 'held', { message: 'the recomputed change set must be reviewed again before it is applied' });
+        return getRun(db, runId);
+      }
+    }
+  }
+  await clearStaging(ctx, runId);
+  return getRun(db, runId);
+}
+
+const describeCounts = (run: Run) => {
+  const c = run.counts;
+  return `(users +${c.users.created} ~${c.users.updated} ⏸${c.users.suspended} ↺${c.users.reactivated} ✗${c.users.deleted}; groups +${c.groups.created} ~${c.groups.updated}; memberships +${c.memberships.added} −${c.memberships.removed})`;
+};
+
+export const leaseUntil = (ctx: Context) => new Date(Date.now() + ctx.leaseSeconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
+
+async function supersedeOlder(ctx: Context, run: Run) {
+  for (const id of await supersedeOlderRuns(ctx.database.knex, run.feedId, run.id)) await clearStaging(ctx, id);
+}

@@ -1,0 +1,107 @@
+import type { Context } from '../context.js';
+import { log } from '../log.js';
+import { addRunEvent, supersedeOlderRuns, type Run } from '../runs/runs.service.js';
+import { toDbTime } from '../storage/dialect.js';
+import { applyRun, leaseUntil, processRun } from './processRun.js';
+import { clearStaging } from './stagingChecks.js';
+
+/**
+ * Claims the next run to process, at most one run per feed at a time. The feed row is locked
+ * while choosing, so several processes on one database never claim the same run, and newer
+ * full snapshots supersede what they make obsolete before anything is processed.
+ */
+export async function claimNextRun(ctx: Context, options: { feedId?: number } = {}): Promise<number | null> {
+  const db = ctx.database.knex;
+  const feedQuery = db('runs').where({ state: 'queued' }).distinct('feed_id');
+  if (options.feedId !== undefined) feedQuery.where({ feed_id: options.feedId });
+  const feedIds = ((await feedQuery) as { feed_id: number }[]).map((r) => Number(r.feed_id));
+  for (const feedId of feedIds) {
+    const superseded: number[] = [];
+    const claimed = await db.transaction(async (trx) => {
+      await ctx.database.dialect.forUpdate(trx('feeds').where({ id: feedId }).first('id'));
+      const busy = await trx('runs').where({ feed_id: feedId }).whereIn('state', ['validating', 'applying']).first('id');
+      if (busy) return null;
+      const queued = (await trx('runs').where({ feed_id: feedId, state: 'queued' }).orderBy('id').select('id', 'mode')) as { id: number; mode: string | null }[];
+      const newestFull = [...queued].reverse().find((r) => r.mode === 'full');
+      if (newestFull) superseded.push(...(await supersedeOlderRuns(trx, feedId, newestFull.id)));
+      const next = newestFull ?? queued[0];
+      if (!next) return null;
+      if (next.mode !== 'full') {
+        const heldBefore = await trx('runs').where({ feed_id: feedId, state: 'held' }).where('id', '<', next.id).first('id');
+        if (heldBefore) return null; // delta runs apply strictly in order
+      }
+      const changed = await trx('runs')
+        .where({ id: next.id, state: 'queued' })
+        .update({ state: 'validating', lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx), updated_at: toDbTime() });
+      if (changed !== 1) return null;
+      await addRunEvent(trx, Number(next.id), 'validating', { state: 'validating' });
+      return Number(next.id);
+    });
+    for (const id of superseded) await clearStaging(ctx, id);
+    if (claimed !== null) return claimed;
+  }
+  return null;
+}
+
+/**
+ * Runs whose worker died (lease expired): one that was validating is queued again — validation
+ * writes nothing to the directory; one that was applying is applied again from its stored
+ * change set — its transaction never committed, or it would be `applied`.
+ */
+export async function recoverStaleRuns(ctx: Context): Promise<number[]> {
+  const db = ctx.database.knex;
+  const now = toDbTime();
+  const stale = (await db('runs').whereIn('state', ['validating', 'applying']).where('lease_expires_at', '<', now).select('id', 'state')) as { id: number; state: string }[];
+  const resumed: number[] = [];
+  for (const { id, state } of stale) {
+    const taken = await db('runs')
+      .where({ id, state })
+      .where('lease_expires_at', '<', now)
+      .update({ lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx), updated_at: now, ...(state === 'validating' && { state: 'queued' }) });
+    if (taken !== 1) continue;
+    log.warn('recovering a run whose worker stopped', { run: id, state });
+    await addRunEvent(db, id, state === 'validating' ? 'the worker stopped while validating; queued again' : 'the worker stopped while applying; nothing was committed, applying again', {
+      state: state === 'validating' ? 'queued' : undefined,
+    });
+    if (state === 'applying') {
+      await withLease(ctx, id, () => applyRun(ctx, id, { from: 'applying' }));
+      resumed.push(id);
+    }
+  }
+  return resumed;
+}
+
+/** Keeps a run's lease alive while `work` runs. */
+export async function withLease<T>(ctx: Context, runId: number, work: () => Promise<T>): Promise<T> {
+  const db = ctx.database.knex;
+  const timer = setInterval(
+    () => {
+      db('runs')
+        .where({ id: runId, lease_owner: ctx.workerId })
+        .update({ lease_expires_at: leaseUntil(ctx) })
+        .catch((error: unknown) => log.warn('could not renew a run lease', { run: runId, error: String(error) }));
+    },
+    Math.max(500, (ctx.leaseSeconds * 1000) / 3),
+  );
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Processes queued runs until none is left that can go (optionally of one feed). */
+export async function processQueue(ctx: Context, options: { feedId?: number } = {}): Promise<Run[]> {
+  await recoverStaleRuns(ctx);
+  const processed: Run[] = [];
+  for (;;) {
+    const runId = await claimNextRun(ctx, options);
+    if (runId === null) return processed;
+    try {
+      processed.push(await withLease(ctx, runId, () => processRun(ctx, runId)));
+    } catch (error) {
+      log.error('run processing stopped with an error', { run: runId, error: String((error as Error)?.stack ?? error) });
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import { buffer } from 'node:stream/consumers';
+import type { Context } from '../context.js';
+import { parseControlFile } from '../core/control/controlFile.js';
+import type { ControlFile, FileSpec } from '../core/control/types.js';
+import { setProblem, type Problem } from '../core/problems.js';
+import { openRecords, ReadError, type RecordReader } from '../core/readers/index.js';
+import { groupsColumns, mapGroup, mapMembership, membershipsColumns } from '../core/records/groups.js';
+import { checkHeader, checkKeysSeen } from '../core/records/header.js';
+import { mapUser, usersColumns } from '../core/records/users.js';
+import type { Feed } from '../feeds/feeds.service.js';
+import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
+import { BatchWriter } from './batchWriter.js';
+
+export interface StageResult {
+  control?: ControlFile;
+  setProblems: number;
+  rowCount: number;
+  errorRows: number;
+}
+
+const MAX_CONTROL_BYTES = 1024 * 1024;
+const typeOrder = { users: 0, groups: 1, memberships: 2 } as const;
+
+/**
+ * Reads a run's archived files into the staging tables: the control file, the set checks, then
+ * every data file streamed record by record through its mapping. Problems go to `run_errors`
+ * as they are found, so neither records nor errors pile up in memory.
+ */
+export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<StageResult> {
+  const { knex: db, dialect } = ctx.database;
+  const problems = new ProblemSink(ctx, run.id);
+  const files = await runFiles(db, run.id);
+  const controlEntry = files.find((f) => f.role === 'control');
+  if (!controlEntry) {
+    await problems.add(setProblem('control_missing', 'the upload set has no control file (control.json)'));
+    return problems.result();
+  }
+  const controlBytes = await buffer(ctx.archive.read(controlEntry.storageKey));
+  if (controlBytes.length > MAX_CONTROL_BYTES) {
+    await problems.add(setProblem('control_not_json', 'the control file is larger than 1 MB', { file: controlEntry.name }));
+    return problems.result();
+  }
+  const controlText = controlBytes.toString('utf8');
+  await updateRunFields(db, run.id, { control_file: controlText });
+  const parsed = parseControlFile(controlText, { fileName: controlEntry.name, feed: feed.slug });
+  for (const p of parsed.problems) await problems.add(p);
+  const control = parsed.control;
+  if (!control) return problems.result();
+
+  const dataFiles = files.filter((f) => f.role === 'data');
+  for (const f of dataFiles) {
+    if (!(f.name in control.files)) {
+      await problems.add(setProblem('file_extra', 'this file is not named in the control file; name it there or do not upload it', { file: f.name }));
+    }
+  }
+  const work: { name: string; spec: FileSpec; storageKey: string }[] = [];
+  for (const [name, spec] of Object.entries(control.files)) {
+    const stored = dataFiles.find((f) => f.name === name);
+    if (!stored) {
+      await problems.add(setProblem('file_missing', 'the control file names this file but it was not uploaded', { file: name }));
+    } else if (stored.size === 0) {
+      await problems.add(setProblem('file_empty', 'the file is empty', { file: name }));
+    } else if (spec.sha256 && spec.sha256 !== stored.sha256) {
+      await problems.add(setProblem('file_checksum', `SHA-256 is ${stored.sha256}, the control file says ${spec.sha256}; the file changed or was cut short in transfer`, { file: name }));
+    } else work.push({ name, spec, storageKey: stored.storageKey });
+  }
+  work.sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
+
+  const writers = {
+    users: new BatchWriter(db, dialect, 'staging_users'),
+    groups: new BatchWriter(db, dialect, 'staging_groups'),
+    memberships: new BatchWriter(db, dialect, 'staging_memberships'),
+  };
+  let rowCount = 0;
+  for (const file of work) {
+    try {
+      const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
+      const read = await stageFile(run, control, file.name, file.spec, reader, writers, problems);
+      if (read === null) continue;
+      rowCount += read;
+      if (file.spec.rows !== undefined && file.spec.rows !== read) {
+        await problems.add(setProblem('file_row_count', `has ${read} records; the control file says ${file.spec.rows}`, { file: file.name }));
+      }
+    } catch (error) {
+      if (!(error instanceof ReadError)) throw error;
+      await problems.add(error.problem);
+    }
+  }
+  for (const writer of Object.values(writers)) await writer.flush();
+  return { ...(await problems.result()), control, rowCount };
+}
+
+type Writers = Record<'users' | 'groups' | 'memberships', BatchWriter<Record<string, unknown>>>;
+
+/** Stages one data file; returns the number of records read, or null when its header is unusable. */
+async function stageFile(
+  run: Run,
+  control: ControlFile,
+  file: string,
+  spec: FileSpec,
+  reader: RecordReader,
+  writers: Writers,
+  problems: ProblemSink,
+): Promise<number | null> {
+  const section = control[spec.type]!;
+  const required =
+    spec.type === 'users' ? usersColumns(control.users!) : spec.type === 'groups' ? groupsColumns(control.groups!) : membershipsColumns(control.memberships!);
+  const positions = new Map<string, number>();
+  if (reader.columns) {
+    const headerProblems = checkHeader(reader.columns, required, spec.ignoreColumns, file);
+    for (const p of headerProblems) await problems.add(p);
+    if (headerProblems.length) return null;
+    reader.columns.forEach((c, i) => positions.set(c, i + 1));
+  }
+  const columnOf = (column?: string) => (column === undefined ? undefined : positions.get(column));
+  const keyKind = control.users?.key ?? 'username';
+
+  for await (const row of reader.rows) {
+    if (spec.type === 'users') {
+      const { record, problems: rowProblems } = mapUser(section as NonNullable<ControlFile['users']>, row, file, columnOf);
+      if (!record) {
+        await problems.addRow(rowProblems);
+        const key = rowProblems[0]?.key;
+        if (key) await writers.users.add(stagedUser(run.id, key, file, row.line, 'error'));
+        continue;
+      }
+      await writers.users.add({
+        ...stagedUser(run.id, record.key, file, row.line, record.deleteFlag ? 'delete' : 'ok'),
+        record_hash: record.hash,
+        ...record.profile,
+        custom: JSON.stringify(record.custom),
+        source_record: JSON.stringify(record.source),
+      });
+      if (!record.deleteFlag) {
+        for (const code of record.groups) {
+          await writers.memberships.add({ run_id: run.id, user_key: record.key, group_code: code, file, line: row.line });
+        }
+      }
+    } else if (spec.type === 'groups') {
+      const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
+      if (!record) await problems.addRow(rowProblems);
+      else await writers.groups.add({ run_id: run.id, code: record.code, name: record.name, file, line: row.line });
+    } else {
+      const { record, problems: rowProblems } = mapMembership(section as NonNullable<ControlFile['memberships']>, keyKind, row, file, columnOf);
+      if (!record) await problems.addRow(rowProblems);
+      else await writers.memberships.add({ run_id: run.id, user_key: record.userKey, group_code: record.groupCode, file, line: row.line });
+    }
+  }
+  for (const p of reader.problems) await problems.addRow([p]);
+  if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file)) await problems.add(p);
+  return reader.count();
+}
+
+const profileNulls = {
+  username: null, email: null, first_name: null, last_name: null, title: null, job_title: null, company: null,
+  country: null, biography: null, additional_info: null, avatar_url: null, badge_url: null,
+};
+
+function stagedUser(runId: number, key: string, file: string, line: number, status: 'ok' | 'delete' | 'error') {
+  return {
+    run_id: runId,
+    user_key: key.slice(0, 320),
+    file,
+    line,
+    status,
+    record_hash: '',
+    ...profileNulls,
+    custom: null as string | null,
+    source_record: null as string | null,
+  };
+}
+
+/** Writes problems to `run_errors` in batches and counts them. */
+class ProblemSink {
+  private pending: Problem[] = [];
+  setProblems = 0;
+  errorRows = 0;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly runId: number,
+  ) {}
+
+  async add(problem: Problem) {
+    if (problem.level === 'set') this.setProblems++;
+    else this.errorRows++;
+    this.pending.push(problem);
+    if (this.pending.length >= 500) await this.flush();
+  }
+
+  /** Several problems of one row count as one error row. */
+  async addRow(rowProblems: Problem[]) {
+    if (rowProblems.length === 0) return;
+    this.errorRows++;
+    this.pending.push(...rowProblems);
+    if (this.pending.length >= 500) await this.flush();
+  }
+
+  async flush() {
+    const batch = this.pending;
+    this.pending = [];
+    await recordProblems(this.ctx.database.knex, this.ctx.database.dialect, this.runId, batch);
+  }
+
+  async result(): Promise<StageResult> {
+    await this.flush();
+    return { setProblems: this.setProblems, rowCount: 0, errorRows: this.errorRows };
+  }
+}

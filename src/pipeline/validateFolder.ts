@@ -1,0 +1,46 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openContext } from '../context.js';
+import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
+import { addFeed } from '../feeds/feeds.service.js';
+import { runErrors, type RunError } from '../runs/runs.service.js';
+import { runFromFolder } from './intake.js';
+import { validateRun } from './processRun.js';
+
+export interface FolderValidation {
+  ok: boolean;
+  rows: number;
+  errorRows: number;
+  failure?: string;
+  problems: RunError[];
+}
+
+/**
+ * Every check of a real run, offline: the same code validates the folder against a throw-away
+ * embedded database, so a source system's developer sees exactly what Sluice will say.
+ */
+export async function validateFolder(folder: string, options: { feed?: string } = {}): Promise<FolderValidation> {
+  const scratch = await mkdtemp(join(tmpdir(), 'sluice-validate-'));
+  const ctx = await openContext({ databaseUrl: `sqlite:${join(scratch, 'validate.sqlite')}`, dataDir: scratch, port: 0, publicUrl: 'http://localhost' });
+  try {
+    const slug = options.feed ?? (await declaredFeed(folder)) ?? 'validate';
+    const feed = await addFeed(ctx.database.knex, slug);
+    const run = await runFromFolder(ctx, feed, folder, { keepSource: true });
+    const outcome = await validateRun(ctx, run, feed);
+    const problems = await runErrors(ctx.database.knex, run.id);
+    return { ok: !outcome.failure, rows: outcome.rowCount, errorRows: outcome.errorRows, failure: outcome.failure, problems };
+  } finally {
+    await ctx.database.close();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function declaredFeed(folder: string): Promise<string | undefined> {
+  try {
+    const value = JSON.parse(await readFile(join(folder, CONTROL_FILE_NAME), 'utf8')) as { feed?: unknown };
+    return typeof value.feed === 'string' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(value.feed) ? value.feed : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,63 @@
+import { archiveKey } from '../archive/archive.js';
+import type { Context } from '../context.js';
+import { getFeed } from '../feeds/feeds.service.js';
+import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
+import { applyRun } from '../pipeline/processRun.js';
+import { processQueue, withLease } from '../pipeline/queue.js';
+import { clearStaging } from '../pipeline/stagingChecks.js';
+import { invalidState } from '../errors.js';
+import type { RunState } from '../core/feedSettings.js';
+import { getRun, requireTransition, runFiles, type Run } from './runs.service.js';
+
+/** The actions of PRODUCT §6, shared by the CLI, the API and the admin page. */
+
+export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
+  assertState(await getRun(ctx.database.knex, runId), ['held'], 'apply');
+  return withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
+}
+
+export async function cancelRun(ctx: Context, runId: number, options: { actor?: string; unsafe?: boolean } = {}): Promise<Run> {
+  const db = ctx.database.knex;
+  const run = await getRun(db, runId);
+  if (options.unsafe) {
+    await requireTransition(db, run, ['validating', 'applying'], 'cancelled', {
+      actor: options.actor,
+      message: 'unsafely marked cancelled while in progress; the next run recomputes from the real directory',
+    });
+  } else {
+    await requireTransition(db, run, ['receiving', 'queued', 'held'], 'cancelled', { actor: options.actor, message: 'cancelled; its files stay downloadable' });
+  }
+  await clearStaging(ctx, runId);
+  return getRun(db, runId);
+}
+
+/** A new run with the same files, written with forceUpdate: restores that run's snapshot. */
+export async function reapplyRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
+  const db = ctx.database.knex;
+  const source = await getRun(db, runId);
+  assertState(source, ['applied', 'failed', 'cancelled', 'superseded'], 're-apply');
+  const feed = await getFeed(db, source.feedId);
+  const run = await startRun(ctx, feed, 'reapply', { reapplyOf: source.id, forceUpdate: true, actor });
+  const files = await runFiles(db, source.id);
+  if (files.some((f) => f.purged)) throw new Error(`run ${source.id}'s files were removed by retention; it cannot be re-applied`);
+  for (const file of files.sort((a, b) => Number(a.role === 'control') - Number(b.role === 'control'))) {
+    await addRunFile(ctx, run, feed, file.name, { stream: ctx.archive.read(archiveKey(feed.slug, source.id, file.name)) });
+  }
+  await queueRun(ctx, run.id);
+  await processQueue(ctx, { feedId: feed.id });
+  return getRun(db, run.id);
+}
+
+export async function revalidateRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
+  const db = ctx.database.knex;
+  const run = await getRun(db, runId);
+  await requireTransition(db, run, ['failed'], 'queued', { actor, message: 're-validating the same files', fields: { finished_at: null } });
+  await processQueue(ctx, { feedId: run.feedId });
+  return getRun(db, runId);
+}
+
+function assertState(run: Run, allowed: RunState[], action: string) {
+  if (!allowed.includes(run.state)) {
+    throw invalidState(`run ${run.id} is ${run.state}; ${action} needs it to be ${allowed.join(' or ')}`, { state: run.state });
+  }
+}

@@ -1,0 +1,76 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Db, Dialect } from './dialect.js';
+import { mysqlDialect } from './dialects/mysql.js';
+import { sqliteDialect } from './dialects/sqlite.js';
+import { migrationSource } from './migrations/index.js';
+
+export interface Database {
+  knex: Knex;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** Opens the database named by a `sqlite:<path>` or `mysql://…` URL. */
+export function openDatabase(databaseUrl: string): Database {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const filename = databaseUrl.slice('sqlite:'.length);
+    if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+    const knex = knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          // WAL lets the admin page read while a run applies; the busy timeout lets a CLI
+          // command and the server share the file.
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('busy_timeout = 10000');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma('synchronous = NORMAL');
+          done(null, conn);
+        },
+      },
+    });
+    return { knex, dialect: sqliteDialect, close: () => knex.destroy() };
+  }
+  const url = new URL(databaseUrl);
+  const knex = knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: url.hostname,
+      port: Number(url.port || 3306),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: url.pathname.slice(1),
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      dateStrings: true,
+      supportBigNumbers: true,
+      multipleStatements: false,
+    },
+    pool: { min: 0, max: 8 },
+  });
+  return { knex, dialect: mysqlDialect, close: () => knex.destroy() };
+}
+
+export async function migrateLatest(db: Database): Promise<string[]> {
+  const [, applied] = (await db.knex.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+/** Runs `work` in a transaction unless `db` already is one; callers decide the boundary. */
+export async function inTransaction<T>(db: Db, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if ((db as Knex.Transaction).isTransaction) return work(db as Knex.Transaction);
+  return (db as Knex).transaction(work);
+}
+
+/** Inserts many rows in chunks the database accepts. */
+export async function insertMany(db: Db, dialect: Dialect, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  if (rows.length === 0) return;
+  const size = dialect.maxRowsPerInsert(Object.keys(rows[0]!).length);
+  for (let i = 0; i < rows.length; i += size) await db(table).insert(rows.slice(i, i + size));
+}

@@ -1,0 +1,45 @@
+import type { Knex } from 'knex';
+
+export type Db = Knex | Knex.Transaction;
+
+/**
+ * Everything that differs between MySQL and SQLite, in one place. Services never ask which
+ * database they are on; they ask the dialect.
+ */
+export interface Dialect {
+  readonly name: 'mysql' | 'sqlite';
+  /** Largest number of rows one multi-row INSERT may carry for a row of `columns` columns. */
+  maxRowsPerInsert(columns: number): number;
+  /** `UPDATE target JOIN source SET … WHERE …`, spelt the way this database wants it. */
+  updateFrom(db: Db, spec: UpdateFromSpec): Promise<number>;
+  /** SQL that turns a JSON text column into a JSON value inside json_object(). */
+  jsonValue(columnSql: string): string;
+  /** Lock a row for the rest of the transaction (no-op where the whole database is locked). */
+  forUpdate<T extends Knex.QueryBuilder>(query: T): T;
+  /** Whether an error says a unique key was violated. */
+  isUniqueViolation(error: unknown): boolean;
+}
+
+export interface UpdateFromSpec {
+  /** e.g. `directory_users`, aliased as `t`. */
+  target: string;
+  /** FROM/JOIN part listing the source tables with aliases, as comma-joined tables. */
+  sources: string[];
+  /** Assignments `column = expression` on the target (unqualified column names). */
+  set: Record<string, string>;
+  /** Join and filter conditions (ANDed), referring to `t` and the source aliases. */
+  where: string[];
+  bindings: unknown[];
+}
+
+/** Timestamps are stored as UTC `YYYY-MM-DD HH:MM:SS.mmm` text on both databases. */
+export function toDbTime(date: Date = new Date()): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export function fromDbTime(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  const text = String(value);
+  return text.includes('T') ? text : text.replace(' ', 'T') + (text.endsWith('Z') ? '' : 'Z');
+}
