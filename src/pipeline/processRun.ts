@@ -8,6 +8,7 @@ import { log } from '../log.js';
 import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
+import { faultPoint } from './faults.js';
 import { stageRun } from './stage.js';
 import { checkStagedSet, clearStaging } from './stagingChecks.js';
 
@@ -21,6 +22,7 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   const feed = await getFeed(db, run.feedId);
   const started = Date.now();
   const checked = await validateRun(ctx, run, feed);
+  await faultPoint('validate:after-staging');
   if (!checked.control || checked.failure) return fail(ctx, run, checked.failure ?? 'the upload set is invalid; nothing was written');
 
   const control = checked.control;

@@ -35,19 +35,20 @@ export function checkControlSchema(value: unknown): SchemaViolation[] {
 function describe(error: ErrorObject): SchemaViolation | null {
   const pointer = error.instancePath;
   const params = error.params as Record<string, unknown>;
+  // The branches of an anyOf and the checks inside propertyNames are summed up by their parent.
+  if (error.schemaPath.includes('/anyOf/')) return null;
+  if (error.propertyName !== undefined && error.keyword !== 'propertyNames') return null;
   switch (error.keyword) {
     case 'required':
       return { pointer, message: `missing required property "${params.missingProperty}"` };
     case 'additionalProperties':
       return { pointer, message: `unknown property "${params.additionalProperty}"${hintFor(pointer)}` };
-    case 'propertyNames':
-      return null; // reported by the pattern error that precedes it, with the offending name
+    case 'propertyNames': {
+      const name = String(params.propertyName);
+      if (pointer.endsWith('/fields')) return { pointer, message: `"${name}" is not a target field: ${targetFieldHint}` };
+      return { pointer, message: `"${name}" is not a plain file name (no paths, no "..")` };
+    }
     case 'pattern':
-      if (params.pattern && String(error.schemaPath).includes('propertyNames')) {
-        const name = String((error.params as { propertyName?: string }).propertyName ?? '');
-        if (pointer.endsWith('/fields')) return { pointer, message: `"${name}" is not a target field: ${targetFieldHint}` };
-        return { pointer, message: `"${name}" is not a plain file name (no paths, no "..")` };
-      }
       if (pointer === '/feed') return { pointer, message: 'must be a feed slug: lower-case letters, digits, "-" and "_"' };
       if (pointer.endsWith('/sha256')) return { pointer, message: 'must be 64 hexadecimal digits (the SHA-256 of the file)' };
       return { pointer, message: `does not match the expected pattern ${params.pattern}` };

@@ -9,50 +9,81 @@ const countNewlines = (value: string) => {
   return n;
 };
 
+const HIGH_WATER = 2000;
+
 /**
  * CSV and TSV through fast-csv. fast-csv numbers data rows, not file lines, so the line of each
  * record is tracked here: a record spans one line plus the newlines inside its quoted fields.
+ * Rows are taken from 'data' events (not the async iterator, which drops the rows buffered
+ * before an error) so a parse error is reported at the line where its record starts.
  */
 export async function readDelimited(text: AsyncIterable<string>, delimiter: string, file: string): Promise<RecordReader> {
   const parser = parse({ headers: false, delimiter, ignoreEmpty: false, trim: false, quote: '"', escape: '"' });
   const source = Readable.from(text, { objectMode: false, encoding: 'utf8' });
-  let sourceError: unknown;
+  const queue: string[][] = [];
+  let failure: unknown;
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
   source.on('error', (error) => {
-    sourceError = error;
-    parser.destroy(error);
+    failure ??= error;
+    notify();
+  });
+  parser.on('data', (row: string[]) => {
+    queue.push(row);
+    if (queue.length >= HIGH_WATER) parser.pause();
+    notify();
+  });
+  parser.on('error', (error) => {
+    failure ??= error;
+    notify();
+  });
+  parser.on('end', () => {
+    ended = true;
+    notify();
   });
   source.pipe(parser);
-  const iterator = (parser as AsyncIterable<string[]>)[Symbol.asyncIterator]();
 
   let nextLine = 1;
   const malformed = (error: unknown): never => {
-    if (sourceError instanceof ReadError) throw sourceError;
     if (error instanceof ReadError) throw error;
     const message = String((error as Error)?.message ?? error);
-    const rest = /at '([\s\S]*)'$/.exec(message)?.[1] ?? '';
-    const quote = rest.indexOf('"');
-    const what = message.includes('missing closing') ? 'a quoted field is never closed (a " is missing)' : message.replace(/^Parse Error: /, '').replace(/ at '[\s\S]*$/, '');
-    throw new ReadError(setProblem('csv_malformed', `malformed CSV: ${what}`, { file, line: nextLine, column: quote >= 0 ? quote + 1 : 1 }));
+    const what = message.includes('missing closing')
+      ? 'a quoted field that starts in this record is never closed (a " is missing)'
+      : message.replace(/^Parse Error: /, '').replace(/ at '[\s\S]*$/, '');
+    throw new ReadError(setProblem('csv_malformed', `malformed CSV: ${what}`, { file, line: nextLine }));
   };
   const nextRow = async (): Promise<string[] | null> => {
-    try {
-      const result = await iterator.next();
-      return result.done ? null : result.value;
-    } catch (error) {
-      return malformed(error);
+    for (;;) {
+      const row = queue.shift();
+      if (row) {
+        if (queue.length < HIGH_WATER / 2 && parser.isPaused()) parser.resume();
+        return row;
+      }
+      if (failure) return malformed(failure);
+      if (ended) return null;
+      await new Promise<void>((resolve) => (wake = resolve));
     }
   };
+  const advance = (row: string[]) => {
+    const line = nextLine;
+    let span = 1;
+    for (const value of row) if (value.includes('\n')) span += countNewlines(value);
+    nextLine += span;
+    return line;
+  };
+  const isBlank = (row: string[]) => row.length === 0 || (row.length === 1 && row[0] === '');
 
-  // The header: the first non-empty line.
+  // The header is the first non-blank line.
   let header: string[] | null = null;
   while (header === null) {
     const row = await nextRow();
     if (row === null) break;
-    const line = nextLine;
-    nextLine += 1 + row.reduce((n, v) => n + countNewlines(v), 0);
-    if (row.length === 0 || (row.length === 1 && row[0] === '')) continue;
-    header = row.map((h) => h.trim());
-    void line;
+    advance(row);
+    if (!isBlank(row)) header = row.map((h) => h.trim());
   }
   const columns = header ?? [];
   const problems: Problem[] = [];
@@ -62,11 +93,8 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
     for (;;) {
       const row = await nextRow();
       if (row === null) return;
-      const line = nextLine;
-      let span = 1;
-      for (const value of row) if (value.includes('\n')) span += countNewlines(value);
-      nextLine += span;
-      if (row.length === 0 || (row.length === 1 && row[0] === '' && columns.length > 1)) continue;
+      const line = advance(row);
+      if (isBlank(row) && columns.length !== 1) continue;
       count++;
       if (row.length !== columns.length) {
         problems.push(

@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { samples } from './helpers/uploads.js';
+
+describe('sluice CLI', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-cli-'));
+    env = { SLUICE_DATA_DIR: dir, DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` };
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('imports, holds with exit code 3, applies with 0, and prints the documented JSON', async () => {
+    expect((await runCli(['feed', 'add', 'hr'], env)).code).toBe(0);
+    const held = await runCli(['import', join(samples, 'basic'), '--feed', 'hr', '--keep', '--json'], env);
+    expect(held.code).toBe(3);
+    const run = JSON.parse(held.stdout);
+    expect(run).toMatchObject({
+      id: 1,
+      feed: 'hr',
+      state: 'held',
+      holdReasons: [expect.objectContaining({ rule: 'holdFirstRun' })],
+      counts: {
+        users: { created: 150, updated: 0, suspended: 0, reactivated: 0, deleted: 0, unchanged: 0 },
+        groups: { created: 5, updated: 0 },
+        memberships: { added: 295, removed: 0 },
+      },
+      errors: { count: 0, first: [] },
+    });
+    const applied = await runCli(['run', 'apply', '1', '--json'], env);
+    expect(applied.code).toBe(0);
+    expect(JSON.parse(applied.stdout).state).toBe('applied');
+
+    await runCli(['import', join(samples, 'changes'), '--feed', 'hr', '--keep'], env);
+    const list = await runCli(['runs', '--feed', 'hr', '--json'], env);
+    expect(JSON.parse(list.stdout).map((r: { id: number; state: string }) => [r.id, r.state])).toEqual([
+      [2, 'applied'],
+      [1, 'applied'],
+    ]);
+  });
+
+  it('exits 1 on a failed set, listing file, line and column', async () => {
+    await runCli(['feed', 'add', 'bad'], env);
+    const result = await runCli(['import', join(samples, 'invalid', 'set-level'), '--feed', 'bad', '--keep', '--json'], env);
+    expect(result.code).toBe(1);
+    const run = JSON.parse(result.stdout);
+    expect(run.state).toBe('failed');
+    expect(run.errors.first).toEqual(
+      expect.arrayContaining([
+        { file: 'groups.csv', line: 6, column: null, code: 'csv_malformed', message: expect.stringMatching(/never closed/) },
+        { file: 'people.csv', line: 1, column: 3, code: 'header_unknown', message: expect.stringMatching(/"PHONE" is not mapped/) },
+      ]),
+    );
+  });
+
+  it('validates a folder offline, without any database configured', async () => {
+    const ok = await runCli(['validate', join(samples, 'invalid', 'row-level')], { DATABASE_URL: 'mysql://nobody@127.0.0.1:1/none' });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('row error: people.csv:7:2: "not-an-email" is not a valid email address [email_invalid]');
+    const bad = await runCli(['validate', join(samples, 'invalid', 'set-level'), '--json'], {});
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, errors: expect.arrayContaining([expect.objectContaining({ code: 'header_unknown', line: 1, column: 3 })]) });
+  });
+
+  it('exits 2 on usage errors and explains them', async () => {
+    expect((await runCli(['frobnicate'], env)).code).toBe(2);
+    const badSetting = await runCli(['feed', 'set', 'hr', 'onMissing', 'erase'], env);
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.stderr).toContain('onMissing must be one of suspend, keep, delete (got "erase")');
+    expect((await runCli(['run', 'show', 'abc'], env)).code).toBe(2);
+    expect((await runCli(['run', 'show', '999'], env)).stderr).toContain('run 999 does not exist');
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { emptyCounts } from '../../src/core/changeCounts.js';
+import { defaultFeedSettings, parseFeedSetting } from '../../src/core/feedSettings.js';
+import { holdReasons, tooManyErrors } from '../../src/core/holds.js';
+
+const context = (over: Partial<Parameters<typeof holdReasons>[0]> = {}) => ({
+  settings: defaultFeedSettings,
+  counts: emptyCounts(),
+  baseline: { users: 1000, memberships: 3000 },
+  feedHasAppliedRun: true,
+  mappingChanged: false,
+  ...over,
+});
+const rules = (over: Partial<Parameters<typeof holdReasons>[0]> = {}) => holdReasons(context(over)).map((r) => r.rule);
+const counts = (users: Partial<ReturnType<typeof emptyCounts>['users']>, removed = 0) => {
+  const c = emptyCounts();
+  Object.assign(c.users, users);
+  c.memberships.removed = removed;
+  return c;
+};
+
+describe('hold rules', () => {
+  it('holds nothing ordinary', () => expect(rules({ counts: counts({ updated: 500, suspended: 100 }, 600) })).toEqual([]));
+
+  it('holds on each rule just above its limit, with the numbers', () => {
+    expect(rules({ settings: { ...defaultFeedSettings, autoApply: false } })).toEqual(['autoApply']);
+    expect(rules({ feedHasAppliedRun: false })).toEqual(['holdFirstRun']);
+    expect(rules({ mappingChanged: true })).toEqual(['holdOnMappingChange']);
+    expect(rules({ counts: counts({ suspended: 60, deleted: 41 }) })).toEqual(['maxUserRemovalPercent']);
+    expect(rules({ counts: counts({ updated: 501 }) })).toEqual(['maxUserUpdatePercent']);
+    expect(rules({ counts: counts({}, 601) })).toEqual(['maxMembershipRemovalPercent']);
+    expect(rules({ baseline: { users: 100_000, memberships: 0 }, counts: counts({ suspended: 501 }) })).toEqual(['maxUserRemovals']);
+    expect(holdReasons(context({ counts: counts({ updated: 501 }) }))[0]).toEqual({
+      rule: 'maxUserUpdatePercent',
+      message: '501 of 1000 users (50.1 %) would be updated; the limit is 50 %',
+      value: 50.1,
+      limit: 50,
+    });
+  });
+
+  it('applies percentage rules only from minBaselineForPercent', () => {
+    expect(rules({ baseline: { users: 99, memberships: 99 }, counts: counts({ suspended: 90 }, 90) })).toEqual([]);
+    expect(rules({ baseline: { users: 100, memberships: 0 }, counts: counts({ suspended: 11 }) })).toEqual(['maxUserRemovalPercent']);
+  });
+
+  it('fails on error rows above either limit', () => {
+    expect(tooManyErrors(defaultFeedSettings, 5, 100)).toBeNull();
+    expect(tooManyErrors(defaultFeedSettings, 6, 100)).toMatch(/6 of 100 rows \(6 %\)/);
+    expect(tooManyErrors(defaultFeedSettings, 1001, 1_000_000)).toMatch(/at most 1000 \(maxErrorRows\)/);
+  });
+
+  it('parses settings as typed on a command line, with readable refusals', () => {
+    expect(parseFeedSetting('autoApply', 'no')).toEqual({ autoApply: false });
+    expect(parseFeedSetting('maxUserRemovalPercent', '12.5%')).toEqual({ maxUserRemovalPercent: 12.5 });
+    expect(parseFeedSetting('reportEmails', 'a@x.org, b@y.org')).toEqual({ reportEmails: ['a@x.org', 'b@y.org'] });
+    expect(() => parseFeedSetting('onMissing', 'erase')).toThrow('onMissing must be one of suspend, keep, delete (got "erase")');
+    expect(() => parseFeedSetting('maxErrors', '3')).toThrow(/unknown feed setting "maxErrors"; known settings: autoApply/);
+  });
+});
