@@ -83,10 +83,9 @@ export async function applyChangeSet(
 
   await trx.raw(
     `DELETE FROM directory_memberships WHERE id IN (SELECT id FROM (
-        SELECT dm.id FROM directory_memberships dm
-          JOIN directory_users u ON u.id = dm.user_id JOIN directory_groups g ON g.id = dm.group_id
-          JOIN run_changes c ON ${change('membership', ['remove'])} AND c.entity_key = u.user_key AND c.group_code = g.code
-         WHERE dm.feed_id = ?) doomed)`,
+        SELECT dm.id FROM run_changes c
+          JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = c.entity_key AND dm.group_code = c.group_code
+         WHERE ${change('membership', ['remove'])}) doomed)`,
     [F],
   );
   await trx.raw(
@@ -94,8 +93,8 @@ export async function applyChangeSet(
     [F],
   );
   await trx.raw(
-    `INSERT INTO directory_memberships (feed_id, user_id, group_id, managed, created_at, created_in_run)
-     SELECT ?, u.id, g.id, 1, ?, ?
+    `INSERT INTO directory_memberships (feed_id, user_id, group_id, user_key, group_code, managed, created_at, created_in_run)
+     SELECT ?, u.id, g.id, u.user_key, g.code, 1, ?, ?
        FROM run_changes c
        JOIN directory_users u ON u.feed_id = ? AND u.user_key = c.entity_key
        JOIN directory_groups g ON g.feed_id = ? AND g.code = c.group_code
@@ -103,12 +102,13 @@ export async function applyChangeSet(
     [F, now, R, F, F],
   );
 
-  // Everyone in the run was seen: remember the raw record and which fields the sync owns.
+  // Everyone in the run was seen: remember the raw record and which fields the sync owns
+  // (users created above already have both).
   await dialect.updateFrom(trx, {
     target: 'directory_users',
     sources: ['staging_users s'],
     set: { last_seen_in_run: '?', source_record: 's.source_record', locked_fields: '?' },
-    where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key'],
+    where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
     bindings: [R, lockedFields, R, F],
   });
   await faultPoint('apply:before-change-log');

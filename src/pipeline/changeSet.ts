@@ -3,7 +3,7 @@ import { emptyCounts, type ChangeCounts } from '../core/changeCounts.js';
 import type { FeedSettings } from '../core/feedSettings.js';
 import { fieldOfColumn, profileColumns, userJsonSql } from '../directory/userColumns.js';
 import type { Db } from '../storage/dialect.js';
-import { BatchWriter } from './batchWriter.js';
+import type { BulkWriter } from '../storage/bulk.js';
 
 export interface ChangeSetSummary {
   counts: ChangeCounts;
@@ -76,27 +76,28 @@ export async function computeChangeSet(
     [R, F, R],
   );
 
-  // Memberships: the run's users' complete sets replace the feed-managed ones.
-  const existing = `SELECT 1 FROM directory_memberships dm
-      JOIN directory_users u ON u.id = dm.user_id JOIN directory_groups g ON g.id = dm.group_id
-     WHERE dm.feed_id = ? AND u.user_key = x.user_key AND g.code = x.group_code`;
+  // Memberships: the run's users' complete sets replace the feed-managed ones. Both sides are
+  // indexed by (user key, group code), so each anti-join walks them in the same order.
   await insert(
     `SELECT ?, 'membership', 'add', x.user_key, x.group_code, NULL, NULL
        FROM (SELECT DISTINCT user_key, group_code FROM staging_memberships WHERE run_id = ?) x
-      WHERE NOT EXISTS (${existing})`,
+      WHERE NOT EXISTS (SELECT 1 FROM directory_memberships dm WHERE dm.feed_id = ? AND dm.user_key = x.user_key AND dm.group_code = x.group_code)`,
     [R, R, F],
   );
   await insert(
-    `SELECT ?, 'membership', 'remove', u.user_key, g.code, NULL, NULL
+    `SELECT ?, 'membership', 'remove', dm.user_key, dm.group_code, NULL, NULL
        FROM directory_memberships dm
-       JOIN directory_users u ON u.id = dm.user_id JOIN directory_groups g ON g.id = dm.group_id
       WHERE dm.feed_id = ? AND dm.managed = 1
-        AND (
-          (EXISTS (SELECT 1 FROM staging_users s WHERE s.run_id = ? AND s.user_key = u.user_key AND s.status = 'ok')
-           AND NOT EXISTS (SELECT 1 FROM staging_memberships m WHERE m.run_id = ? AND m.user_key = u.user_key AND m.group_code = g.code))
-          OR EXISTS (SELECT 1 FROM run_changes c WHERE c.run_id = ? AND c.entity = 'user' AND c.op = 'delete' AND c.entity_key = u.user_key)
-        )`,
-    [R, F, R, R, R],
+        AND EXISTS (SELECT 1 FROM staging_users s WHERE s.run_id = ? AND s.user_key = dm.user_key AND s.status = 'ok')
+        AND NOT EXISTS (SELECT 1 FROM staging_memberships m WHERE m.run_id = ? AND m.user_key = dm.user_key AND m.group_code = dm.group_code)`,
+    [R, F, R, R],
+  );
+  // Users who are deleted lose their memberships with them.
+  await insert(
+    `SELECT ?, 'membership', 'remove', dm.user_key, dm.group_code, NULL, NULL
+       FROM run_changes c JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = c.entity_key AND dm.managed = 1
+      WHERE c.run_id = ? AND c.entity = 'user' AND c.op = 'delete'`,
+    [R, F, R],
   );
 
   return { counts: await countChanges(db, R, F), baseline: await baselineSize(db, F) };
@@ -111,7 +112,15 @@ interface UpdateCandidate {
 }
 
 async function insertUserUpdates(ctx: Context, db: Db, runId: number, feedId: number) {
-  const writer = new BatchWriter(db, ctx.database.dialect, 'run_changes');
+  const writer = await ctx.database.dialect.openBulkWriter(ctx.database.knex, 'run_changes', ['run_id', 'entity', 'op', 'entity_key', 'group_code', 'before_values', 'after_values']);
+  try {
+    await writeUserUpdates(db, runId, feedId, writer);
+  } finally {
+    await writer.close();
+  }
+}
+
+async function writeUserUpdates(db: Db, runId: number, feedId: number, writer: BulkWriter) {
   const columns = [...profileColumns.flatMap((c) => [`s.${c} as s_${c}`, `d.${c} as d_${c}`]), 's.custom as s_custom', 'd.custom as d_custom'];
   let after = '';
   for (;;) {
@@ -141,20 +150,11 @@ async function insertUserUpdates(ctx: Context, db: Db, runId: number, feedId: nu
         before.state = row.d_state;
         next.state = 'active';
       }
-      await writer.add({
-        run_id: runId,
-        entity: 'user',
-        op: reactivate ? 'reactivate' : 'update',
-        entity_key: row.user_key,
-        group_code: null,
-        before_values: JSON.stringify(before),
-        after_values: JSON.stringify(next),
-      });
+      await writer.write([runId, 'user', reactivate ? 'reactivate' : 'update', row.user_key, null, JSON.stringify(before), JSON.stringify(next)]);
     }
     if (page.length < PAGE) break;
     after = page[page.length - 1]!.user_key;
   }
-  await writer.flush();
 }
 
 function diffCustom(before: Record<string, unknown>, after: Record<string, unknown>, outBefore: Record<string, unknown>, outAfter: Record<string, unknown>) {

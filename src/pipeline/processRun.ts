@@ -9,6 +9,7 @@ import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, up
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
 import { faultPoint } from './faults.js';
+import { PhaseTimer } from './phaseTimer.js';
 import { stageRun } from './stage.js';
 import { checkStagedSet, clearStaging } from './stagingChecks.js';
 
@@ -20,8 +21,9 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   const db = ctx.database.knex;
   const run = await getRun(db, runId);
   const feed = await getFeed(db, run.feedId);
-  const started = Date.now();
+  const timer = new PhaseTimer();
   const checked = await validateRun(ctx, run, feed);
+  timer.lap('validation');
   await faultPoint('validate:after-staging');
   if (!checked.control || checked.failure) return fail(ctx, run, checked.failure ?? 'the upload set is invalid; nothing was written');
 
@@ -29,9 +31,14 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   if (control.mode === 'full') await supersedeOlder(ctx, run);
   await updateRunFields(db, run.id, { mode: control.mode, mapping_hash: mappingFingerprint(control) });
   const outcome = await judge(ctx, run.id, feed, control);
-  log.info('run validated', { run: run.id, feed: feed.slug, rows: checked.rowCount, errorRows: checked.errorRows, ms: Date.now() - started, outcome });
-  if (outcome === 'held') return getRun(db, run.id);
-  return applyRun(ctx, run.id, { from: 'validating' });
+  timer.lap('change set');
+  if (outcome === 'apply') {
+    await applyRun(ctx, run.id, { from: 'validating' });
+    timer.lap('apply');
+  }
+  await addRunEvent(db, run.id, `processed ${checked.rowCount} rows in ${timer.summary()}`);
+  log.info('run processed', { run: run.id, feed: feed.slug, rows: checked.rowCount, errorRows: checked.errorRows, phases: timer.phases });
+  return getRun(db, run.id);
 }
 
 export interface ValidationOutcome {
@@ -51,7 +58,8 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
   await clearStaging(ctx, run.id);
   await db('run_errors').where({ run_id: run.id }).delete();
   const staged = await stageRun(ctx, run, feed);
-  const rejected = staged.setProblems ? 0 : await checkStagedSet(ctx, run.id);
+  const membershipFiles = Object.entries(staged.control?.files ?? {}).filter(([, f]) => f.type === 'memberships').map(([name]) => name);
+  const rejected = staged.setProblems ? 0 : await checkStagedSet(ctx, run.id, membershipFiles);
   const errorRows = staged.errorRows + rejected;
   let failure = staged.setProblems ? `${staged.setProblems} problem(s) with the upload set; nothing was written` : undefined;
   const limitMessage = failure ? null : tooManyErrors(feed.settings, errorRows, staged.rowCount);

@@ -9,7 +9,8 @@ import { checkHeader, checkKeysSeen } from '../core/records/header.js';
 import { mapUser, usersColumns } from '../core/records/users.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
-import { BatchWriter } from './batchWriter.js';
+import { profileColumns } from '../directory/userColumns.js';
+import type { BulkWriter } from '../storage/bulk.js';
 
 export interface StageResult {
   control?: ControlFile;
@@ -66,31 +67,37 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   }
   work.sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
 
-  const writers = {
-    users: new BatchWriter(db, dialect, 'staging_users'),
-    groups: new BatchWriter(db, dialect, 'staging_groups'),
-    memberships: new BatchWriter(db, dialect, 'staging_memberships'),
+  const writers: Writers = {
+    users: await dialect.openBulkWriter(db, 'staging_users', stagedUserColumns),
+    groups: await dialect.openBulkWriter(db, 'staging_groups', ['run_id', 'code', 'name', 'file', 'line']),
+    memberships: await dialect.openBulkWriter(db, 'staging_memberships', ['run_id', 'user_key', 'group_code', 'file', 'line']),
   };
   let rowCount = 0;
-  for (const file of work) {
-    try {
-      const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
-      const read = await stageFile(run, control, file.name, file.spec, reader, writers, problems);
-      if (read === null) continue;
-      rowCount += read;
-      if (file.spec.rows !== undefined && file.spec.rows !== read) {
-        await problems.add(setProblem('file_row_count', `has ${read} records; the control file says ${file.spec.rows}`, { file: file.name }));
+  try {
+    for (const file of work) {
+      try {
+        const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
+        const read = await stageFile(run, control, file.name, file.spec, reader, writers, problems);
+        if (read === null) continue;
+        rowCount += read;
+        if (file.spec.rows !== undefined && file.spec.rows !== read) {
+          await problems.add(setProblem('file_row_count', `has ${read} records; the control file says ${file.spec.rows}`, { file: file.name }));
+        }
+      } catch (error) {
+        if (!(error instanceof ReadError)) throw error;
+        await problems.add(error.problem);
       }
-    } catch (error) {
-      if (!(error instanceof ReadError)) throw error;
-      await problems.add(error.problem);
     }
+  } finally {
+    // Close all three even if one failed, so no LOAD DATA stream is left open.
+    const closed = await Promise.allSettled(Object.values(writers).map((w) => w.close()));
+    const failed = closed.find((c) => c.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
-  for (const writer of Object.values(writers)) await writer.flush();
   return { ...(await problems.result()), control, rowCount };
 }
 
-type Writers = Record<'users' | 'groups' | 'memberships', BatchWriter<Record<string, unknown>>>;
+type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;
 
 /** Stages one data file; returns the number of records read, or null when its header is unusable. */
 async function stageFile(
@@ -121,29 +128,31 @@ async function stageFile(
       if (!record) {
         await problems.addRow(rowProblems);
         const key = rowProblems[0]?.key;
-        if (key) await writers.users.add(stagedUser(run.id, key, file, row.line, 'error'));
+        if (key) await writers.users.write([run.id, key.slice(0, 320), file, row.line, 'error', '', ...profileColumns.map(() => null), null, null]);
         continue;
       }
-      await writers.users.add({
-        ...stagedUser(run.id, record.key, file, row.line, record.deleteFlag ? 'delete' : 'ok'),
-        record_hash: record.hash,
-        ...record.profile,
-        custom: JSON.stringify(record.custom),
-        source_record: JSON.stringify(record.source),
-      });
+      await writers.users.write([
+        run.id,
+        record.key,
+        file,
+        row.line,
+        record.deleteFlag ? 'delete' : 'ok',
+        record.hash,
+        ...profileColumns.map((c) => record.profile[c] ?? null),
+        JSON.stringify(record.custom),
+        JSON.stringify(record.source),
+      ]);
       if (!record.deleteFlag) {
-        for (const code of record.groups) {
-          await writers.memberships.add({ run_id: run.id, user_key: record.key, group_code: code, file, line: row.line });
-        }
+        for (const code of record.groups) await writers.memberships.write([run.id, record.key, code, file, row.line]);
       }
     } else if (spec.type === 'groups') {
       const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
       if (!record) await problems.addRow(rowProblems);
-      else await writers.groups.add({ run_id: run.id, code: record.code, name: record.name, file, line: row.line });
+      else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
     } else {
       const { record, problems: rowProblems } = mapMembership(section as NonNullable<ControlFile['memberships']>, keyKind, row, file, columnOf);
       if (!record) await problems.addRow(rowProblems);
-      else await writers.memberships.add({ run_id: run.id, user_key: record.userKey, group_code: record.groupCode, file, line: row.line });
+      else await writers.memberships.write([run.id, record.userKey, record.groupCode, file, row.line]);
     }
   }
   for (const p of reader.problems) await problems.addRow([p]);
@@ -151,24 +160,7 @@ async function stageFile(
   return reader.count();
 }
 
-const profileNulls = {
-  username: null, email: null, first_name: null, last_name: null, title: null, job_title: null, company: null,
-  country: null, biography: null, additional_info: null, avatar_url: null, badge_url: null,
-};
-
-function stagedUser(runId: number, key: string, file: string, line: number, status: 'ok' | 'delete' | 'error') {
-  return {
-    run_id: runId,
-    user_key: key.slice(0, 320),
-    file,
-    line,
-    status,
-    record_hash: '',
-    ...profileNulls,
-    custom: null as string | null,
-    source_record: null as string | null,
-  };
-}
+const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', ...profileColumns, 'custom', 'source_record'];
 
 /** Writes problems to `run_errors` in batches and counts them. */
 class ProblemSink {

@@ -9,7 +9,7 @@ const CHUNK = 500;
  * which is right), a group code listed twice, a membership naming a user the set does not have.
  * Returns the number of rows newly rejected.
  */
-export async function checkStagedSet(ctx: Context, runId: number): Promise<number> {
+export async function checkStagedSet(ctx: Context, runId: number, membershipFiles: string[]): Promise<number> {
   const db = ctx.database.knex;
   let rejected = 0;
 
@@ -42,10 +42,12 @@ export async function checkStagedSet(ctx: Context, runId: number): Promise<numbe
     await db('staging_users').where({ run_id: runId }).whereIn('user_key', keys).update({ status: 'error' });
   }
   // Memberships of rejected and deleted users are left as they are.
-  await db('staging_memberships')
-    .where({ run_id: runId })
-    .whereIn('user_key', db('staging_users').where({ run_id: runId }).whereIn('status', ['error', 'delete']).select('user_key'))
-    .delete();
+  if (await db('staging_users').where({ run_id: runId }).whereIn('status', ['error', 'delete']).first('user_key')) {
+    await db('staging_memberships')
+      .where({ run_id: runId })
+      .whereIn('user_key', db('staging_users').where({ run_id: runId }).whereIn('status', ['error', 'delete']).select('user_key'))
+      .delete();
+  }
 
   const duplicateGroups = (await db('staging_groups').where({ run_id: runId }).groupBy('code').havingRaw('COUNT(*) > 1').pluck('code')) as string[];
   for (let i = 0; i < duplicateGroups.length; i += CHUNK) {
@@ -59,8 +61,11 @@ export async function checkStagedSet(ctx: Context, runId: number): Promise<numbe
     await db('staging_groups').where({ run_id: runId }).whereIn('code', codes).delete();
   }
 
+  // Memberships taken from a users file always name their user; only memberships files can be wrong.
+  if (membershipFiles.length === 0) return rejected;
   const unknown = db('staging_memberships as m')
     .where('m.run_id', runId)
+    .whereIn('m.file', membershipFiles)
     .whereNotExists(db('staging_users as u').where('u.run_id', runId).whereRaw('u.user_key = m.user_key').select(db.raw('1')));
   for (;;) {
     const rows = (await unknown.clone().orderBy(['m.file', 'm.line']).limit(CHUNK).select('m.user_key', 'm.group_code', 'm.file', 'm.line')) as {

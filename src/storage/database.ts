@@ -5,6 +5,7 @@ import type { Db, Dialect } from './dialect.js';
 import { mysqlDialect } from './dialects/mysql.js';
 import { sqliteDialect } from './dialects/sqlite.js';
 import { migrationSource } from './migrations/index.js';
+import { log } from '../log.js';
 
 export interface Database {
   knex: Knex;
@@ -14,6 +15,28 @@ export interface Database {
 
 /** Opens the database named by a `sqlite:<path>` or `mysql://…` URL. */
 export function openDatabase(databaseUrl: string): Database {
+  const database = connect(databaseUrl);
+  logSlowQueries(database.knex);
+  return database;
+}
+
+/** Statements slower than SLUICE_SLOW_QUERY_MS (default 2000) are logged with their duration. */
+function logSlowQueries(knex: Knex) {
+  const threshold = Number(process.env.SLUICE_SLOW_QUERY_MS ?? 2000);
+  const started = new Map<string, number>();
+  knex.on('query', (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, performance.now()));
+  const finish = (_: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    const begin = started.get(q.__knexQueryUid);
+    started.delete(q.__knexQueryUid);
+    if (begin !== undefined && performance.now() - begin > threshold) {
+      log.warn('slow query', { ms: Math.round(performance.now() - begin), sql: q.sql.replace(/\s+/g, ' ').slice(0, 300) });
+    }
+  };
+  knex.on('query-response', finish);
+  knex.on('query-error', finish);
+}
+
+function connect(databaseUrl: string): Database {
   if (databaseUrl.startsWith('sqlite:')) {
     const filename = databaseUrl.slice('sqlite:'.length);
     if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { BulkWriter } from './bulk.js';
 
 export type Db = Knex | Knex.Transaction;
 
@@ -18,6 +19,8 @@ export interface Dialect {
   forUpdate<T extends Knex.QueryBuilder>(query: T): T;
   /** Whether an error says a unique key was violated. */
   isUniqueViolation(error: unknown): boolean;
+  /** A writer for many rows of one table, outside any transaction (staging, change sets). */
+  openBulkWriter(knex: Knex, table: string, columns: string[]): Promise<BulkWriter>;
 }
 
 export interface UpdateFromSpec {

@@ -214,7 +214,7 @@ describe.each(testDatabases)('pipeline on $name', (database) => {
     await applyBasic();
     const user = await directoryUser(env.ctx, 'u1001');
     const group = await db()('directory_groups').where({ code: 'mentors' }).first('id');
-    await db()('directory_memberships').insert({ feed_id: user.feed_id, user_id: user.id, group_id: group.id, managed: false, created_at: '2026-01-01 00:00:00.000' });
+    await db()('directory_memberships').insert({ feed_id: user.feed_id, user_id: user.id, group_id: group.id, user_key: 'u1001', group_code: 'mentors', managed: false, created_at: '2026-01-01 00:00:00.000' });
     const run = await importSample('changes');
     expect(run.state).toBe('applied');
     expect(await groupsOf(env.ctx, 'u1001')).toContain('mentors');

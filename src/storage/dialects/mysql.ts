@@ -1,4 +1,86 @@
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import type { Knex } from 'knex';
+import { log } from '../../log.js';
+import { ChunkedWriter, type BulkWriter } from '../bulk.js';
 import type { Dialect } from '../dialect.js';
+
+interface RawMysql {
+  query(options: { sql: string; infileStreamFactory?: () => NodeJS.ReadableStream }, callback: (error: Error | null) => void): void;
+}
+
+const loadDataEnabled = new WeakMap<Knex, Promise<boolean>>();
+
+/** `LOAD DATA LOCAL INFILE` needs the server's consent (`local_infile`); ask once per pool. */
+function canLoadData(knex: Knex): Promise<boolean> {
+  let answer = loadDataEnabled.get(knex);
+  if (!answer) {
+    answer = knex
+      .raw('SELECT @@GLOBAL.local_infile AS enabled')
+      .then(([rows]: [{ enabled: number | string }[]]) => Number(rows[0]?.enabled) === 1)
+      .then((enabled: boolean) => {
+        if (!enabled) log.warn('the MySQL server has local_infile off; staging uses multi-row INSERT, which is slower');
+        return enabled;
+      });
+    loadDataEnabled.set(knex, answer);
+  }
+  return answer;
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
+function field(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  const text = String(value);
+  return /[\\\t\n\r\0]/.test(text) ? text.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c]!) : text;
+}
+
+/** Streams rows as tab-separated text into `LOAD DATA LOCAL INFILE` on a connection of its own. */
+class LoadDataWriter implements BulkWriter {
+  private readonly stream = new PassThrough();
+  private readonly done: Promise<void>;
+  private failure: unknown;
+  private pending: string[] = [];
+  private written = 0;
+
+  constructor(knex: Knex, table: string, columns: string[]) {
+    const sql = `LOAD DATA LOCAL INFILE 'sluice-bulk' INTO TABLE ${table} CHARACTER SET utf8mb4
+      FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${columns.join(', ')})`;
+    this.done = (async () => {
+      const conn = (await knex.client.acquireConnection()) as RawMysql;
+      try {
+        await new Promise<void>((resolve, reject) => conn.query({ sql, infileStreamFactory: () => this.stream }, (e) => (e ? reject(e) : resolve())));
+      } finally {
+        await knex.client.releaseConnection(conn);
+      }
+    })().catch((error: unknown) => {
+      this.failure = error;
+      this.stream.destroy();
+      throw error;
+    });
+  }
+
+  async write(values: unknown[]) {
+    if (this.failure) throw this.failure;
+    this.pending.push(values.map(field).join('\t'));
+    if (this.pending.length >= 1000) await this.flush();
+  }
+
+  private async flush() {
+    if (this.pending.length === 0) return;
+    const chunk = this.pending.join('\n') + '\n';
+    this.written += this.pending.length;
+    this.pending = [];
+    if (!this.stream.write(chunk)) await Promise.race([once(this.stream, 'drain'), this.done]);
+  }
+
+  async close() {
+    await this.flush();
+    this.stream.end();
+    await this.done;
+    return this.written;
+  }
+}
 
 export const mysqlDialect: Dialect = {
   name: 'mysql',
@@ -13,4 +95,11 @@ export const mysqlDialect: Dialect = {
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
   forUpdate: (query) => query.forUpdate() as typeof query,
   isUniqueViolation: (error) => (error as { code?: string })?.code === 'ER_DUP_ENTRY',
+  async openBulkWriter(knex, table, columns) {
+    if (await canLoadData(knex)) return new LoadDataWriter(knex, table, columns);
+    const size = mysqlDialect.maxRowsPerInsert(columns.length);
+    return new ChunkedWriter(size, async (rows) => {
+      await knex(table).insert(rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i]]))));
+    });
+  },
 };

@@ -1,4 +1,13 @@
+import type { Knex } from 'knex';
+import { ChunkedWriter } from '../bulk.js';
 import type { Dialect } from '../dialect.js';
+
+interface RawSqlite {
+  prepare(sql: string): { run(...values: unknown[]): unknown };
+  transaction<T extends (...args: never[]) => unknown>(fn: T): T;
+}
+
+const toSqlite = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v);
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -14,4 +23,20 @@ export const sqliteDialect: Dialect = {
   jsonValue: (columnSql) => `json(${columnSql})`,
   forUpdate: (query) => query,
   isUniqueViolation: (error) => String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT'),
+  // One prepared statement in one transaction per chunk; the connection is borrowed only while
+  // a chunk is written, since the pool has just the one.
+  async openBulkWriter(knex: Knex, table: string, columns: string[]) {
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    return new ChunkedWriter(10_000, async (rows) => {
+      const conn = (await knex.client.acquireConnection()) as RawSqlite;
+      try {
+        const statement = conn.prepare(sql);
+        conn.transaction(() => {
+          for (const row of rows) statement.run(...row.map(toSqlite));
+        })();
+      } finally {
+        await knex.client.releaseConnection(conn);
+      }
+    });
+  },
 };

@@ -37,12 +37,16 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('feed_id').unsigned().notNullable().references('feeds.id');
     t.integer('user_id').unsigned().notNullable().references('directory_users.id').onDelete('CASCADE');
     t.integer('group_id').unsigned().notNullable().references('directory_groups.id').onDelete('CASCADE');
+    // The user's key and the group's code never change, so they are kept here too: diffs then
+    // walk both sides in key order instead of jumping between tables.
+    t.string('user_key', 320).notNullable().collate('utf8mb4_bin');
+    t.string('group_code', 255).notNullable().collate('utf8mb4_bin');
     t.boolean('managed').notNullable().defaultTo(true);
     t.datetime('created_at', { precision: 3 }).notNullable();
     t.integer('created_in_run').unsigned();
     t.unique(['user_id', 'group_id']);
+    t.unique(['feed_id', 'user_key', 'group_code']);
     t.index(['group_id']);
-    t.index(['feed_id']);
   });
 
   await knex.schema.createTable('directory_changes', (t) => {

@@ -17,7 +17,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('record_hash', 32).notNullable();
     userProfileColumns(t);
     t.text('source_record', 'mediumtext');
-    t.index(['run_id', 'user_key']);
+    t.index(['run_id', 'user_key', 'status']);
   });
   await knex.schema.createTable('staging_groups', (t) => {
     t.integer('run_id').unsigned().notNullable();
