@@ -39,38 +39,16 @@ export function holdReasons({ settings, counts, baseline, feedHasAppliedRun, map
       limit: settings.maxUserRemovals,
     });
   }
-  const percentRulesApply = baseline.users >= settings.minBaselineForPercent;
-  if (percentRulesApply) {
-    const removalPct = pct(removals, baseline.users);
-    if (removalPct > settings.maxUserRemovalPercent) {
-      reasons.push({
-        rule: 'maxUserRemovalPercent',
-        message: `${removals} of ${baseline.users} users (${fmt(removalPct)}) would be suspended or deleted; the limit is ${settings.maxUserRemovalPercent} %`,
-        value: removalPct,
-        limit: settings.maxUserRemovalPercent,
-      });
-    }
-    const updatePct = pct(counts.users.updated, baseline.users);
-    if (updatePct > settings.maxUserUpdatePercent) {
-      reasons.push({
-        rule: 'maxUserUpdatePercent',
-        message: `${counts.users.updated} of ${baseline.users} users (${fmt(updatePct)}) would be updated; the limit is ${settings.maxUserUpdatePercent} %`,
-        value: updatePct,
-        limit: settings.maxUserUpdatePercent,
-      });
-    }
-  }
-  if (baseline.memberships >= settings.minBaselineForPercent) {
-    const membershipPct = pct(counts.memberships.removed, baseline.memberships);
-    if (membershipPct > settings.maxMembershipRemovalPercent) {
-      reasons.push({
-        rule: 'maxMembershipRemovalPercent',
-        message: `${counts.memberships.removed} of ${baseline.memberships} memberships (${fmt(membershipPct)}) would be removed; the limit is ${settings.maxMembershipRemovalPercent} %`,
-        value: membershipPct,
-        limit: settings.maxMembershipRemovalPercent,
-      });
-    }
-  }
+  type PercentRule = 'maxUserRemovalPercent' | 'maxUserUpdatePercent' | 'maxMembershipRemovalPercent';
+  const percentRule = (rule: PercentRule, part: number, whole: number, noun: string, outcome: string) => {
+    if (whole < settings.minBaselineForPercent) return;
+    const limit = settings[rule];
+    const value = pct(part, whole);
+    if (value > limit) reasons.push({ rule, message: `${part} of ${whole} ${noun} (${fmt(value)}) would be ${outcome}; the limit is ${limit} %`, value, limit });
+  };
+  percentRule('maxUserRemovalPercent', removals, baseline.users, 'users', 'suspended or deleted');
+  percentRule('maxUserUpdatePercent', counts.users.updated, baseline.users, 'users', 'updated');
+  percentRule('maxMembershipRemovalPercent', counts.memberships.removed, baseline.memberships, 'memberships', 'removed');
   return reasons;
 }
 

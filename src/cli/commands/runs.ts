@@ -27,8 +27,8 @@ export const runsCommand: Command = {
 };
 
 export const runCommand: Command = {
-  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe]: one run and its actions',
-  options: { unsafe: { type: 'boolean' } },
+  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe] [--all-errors]: one run and its actions',
+  options: { unsafe: { type: 'boolean' }, 'all-errors': { type: 'boolean' } },
   async run(input) {
     const action = positional(input, 0, 'show|apply|cancel|reapply|revalidate');
     const id = runId(input, 1);
@@ -43,7 +43,7 @@ export const runCommand: Command = {
         : action === 'revalidate' ? await revalidateRun(ctx, id, actor)
         : null;
       if (!run) throw usageError(`unknown run action "${action}"; use show, apply, cancel, reapply or revalidate`);
-      const presented = await present(ctx, run);
+      const presented = await present(ctx, run, input.options['all-errors'] ? Number.MAX_SAFE_INTEGER : undefined);
       if (input.json) printJson(action === 'show' ? { ...presented, timeline: await runEvents(db, id) } : presented);
       else {
         printRun(presented);

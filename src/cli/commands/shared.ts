@@ -28,8 +28,8 @@ export async function withContext<T>(input: CommandInput, work: (ctx: Context) =
   }
 }
 
-export async function present(ctx: Context, run: Run) {
-  return presentRun(ctx.database.knex, run, await getFeed(ctx.database.knex, run.feedId));
+export async function present(ctx: Context, run: Run, firstErrors?: number) {
+  return presentRun(ctx.database.knex, run, await getFeed(ctx.database.knex, run.feedId), firstErrors);
 }
 
 export function positional(input: CommandInput, index: number, name: string): string {

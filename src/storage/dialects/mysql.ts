@@ -35,23 +35,36 @@ function field(value: unknown): string {
   return /[\\\t\n\r\0]/.test(text) ? text.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c]!) : text;
 }
 
-/** Streams rows as tab-separated text into `LOAD DATA LOCAL INFILE` on a connection of its own. */
+/**
+ * Streams rows as tab-separated text into `LOAD DATA LOCAL INFILE` on a connection of its own.
+ * The statement starts with the first row, and the connection waits as long as the reader
+ * needs: a writer may sit idle while another file of the set is read.
+ */
 class LoadDataWriter implements BulkWriter {
   private readonly stream = new PassThrough();
-  private readonly done: Promise<void>;
+  private done: Promise<void> | null = null;
   private failure: unknown;
   private pending: string[] = [];
   private written = 0;
 
-  constructor(knex: Knex, table: string, columns: string[]) {
-    const sql = `LOAD DATA LOCAL INFILE 'sluice-bulk' INTO TABLE ${table} CHARACTER SET utf8mb4
-      FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${columns.join(', ')})`;
-    this.done = (async () => {
-      const conn = (await knex.client.acquireConnection()) as RawMysql;
+  constructor(
+    private readonly knex: Knex,
+    private readonly table: string,
+    private readonly columns: string[],
+  ) {}
+
+  private start(): Promise<void> {
+    const sql = `LOAD DATA LOCAL INFILE 'sluice-bulk' INTO TABLE ${this.table} CHARACTER SET utf8mb4
+      FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${this.columns.join(', ')})`;
+    return (async () => {
+      const conn = (await this.knex.client.acquireConnection()) as RawMysql;
+      const query = (options: Parameters<RawMysql['query']>[0]) =>
+        new Promise<void>((resolve, reject) => conn.query(options, (e) => (e ? reject(e) : resolve())));
       try {
-        await new Promise<void>((resolve, reject) => conn.query({ sql, infileStreamFactory: () => this.stream }, (e) => (e ? reject(e) : resolve())));
+        await query({ sql: 'SET SESSION net_read_timeout = 86400' });
+        await query({ sql, infileStreamFactory: () => this.stream });
       } finally {
-        await knex.client.releaseConnection(conn);
+        await this.knex.client.releaseConnection(conn);
       }
     })().catch((error: unknown) => {
       this.failure = error;
@@ -62,6 +75,7 @@ class LoadDataWriter implements BulkWriter {
 
   async write(values: unknown[]) {
     if (this.failure) throw this.failure;
+    this.done ??= this.start();
     this.pending.push(values.map(field).join('\t'));
     if (this.pending.length >= 1000) await this.flush();
   }
@@ -75,6 +89,7 @@ class LoadDataWriter implements BulkWriter {
   }
 
   async close() {
+    if (!this.done) return 0;
     await this.flush();
     this.stream.end();
     await this.done;

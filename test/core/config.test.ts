@@ -1,0 +1,25 @@
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, redact } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('defaults to the embedded database under ./data', () => {
+    expect(loadConfig({})).toEqual({
+      databaseUrl: `sqlite:${resolve('data', 'sluice.sqlite')}`,
+      dataDir: resolve('data'),
+      port: 8080,
+      publicUrl: 'http://localhost:8080',
+    });
+  });
+
+  it('lists every problem at once, without printing passwords', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:secret@h/db', PORT: 'eighty', PUBLIC_URL: 'not a url' })).toThrow(
+      'Invalid configuration:\n' +
+        '  - DATABASE_URL must start with "mysql://" or "sqlite:" (got "postgres://u:***@h/db")\n' +
+        '  - PORT must be a port number (got "eighty")\n' +
+        '  - PUBLIC_URL must be an absolute URL (got "not a url")',
+    );
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://root@localhost' })).toThrow(/must name a database/);
+    expect(redact('mysql://root:pw@db:3306/sluice')).toBe('mysql://root:***@db:3306/sluice');
+  });
+});
