@@ -230,4 +230,44 @@ describe.each(testDatabases)('pipeline on $name', (database) => {
     expect(second.counts.users).toMatchObject({ created: 0, updated: 1 });
     expect(await db()('directory_users').select('user_key', 'email')).toEqual([{ user_key: 'ada@example.org', email: 'ada@example.org' }]);
   });
+
+  it('reads JSON, NDJSON and TSV files in other encodings through the whole pipeline', async () => {
+    await setFeedSetting(db(), 'demo', 'holdFirstRun', 'false');
+    const control = {
+      version: 1,
+      files: {
+        'people.json': { type: 'users' },
+        'groups.tsv': { type: 'groups', encoding: 'windows-1252' },
+        'links.ndjson': { type: 'memberships' },
+      },
+      users: { key: 'username', fields: { username: 'id', email: 'mail', firstName: 'first', lastName: 'last', groups: 'teams', 'custom.skills': 'skills' } },
+      groups: { fields: { code: 'code', name: 'name' } },
+      memberships: { fields: { user: 'user', group: 'group' } },
+    };
+    const people = [
+      { id: 'p1', mail: 'p1@example.org', first: 'Zoë', last: 'Ng', teams: ['red', 'blue'], skills: ['go', 'sql'] },
+      { id: 'p2', mail: 'p2@example.org', first: 'Åsa', last: 'Berg', teams: [], skills: null },
+    ];
+    const run = await importFolder(
+      env.ctx,
+      'demo',
+      await uploadSet({
+        'control.json': control,
+        'people.json': JSON.stringify(people, null, 2),
+        // windows-1252: é is 0xE9, € is 0x80
+        'groups.tsv': Buffer.concat([Buffer.from('code\tname\nred\tR'), Buffer.from([0xe9]), Buffer.from('d team\nblue\tBlue '), Buffer.from([0x80, 0x0a])]),
+        'links.ndjson': '{"user":"p2","group":"red"}\n\n{"user":"p1","group":"green"}\n',
+      }),
+    );
+    expect(run.state).toBe('applied');
+    expect(await directoryUser(env.ctx, 'p1')).toMatchObject({ first_name: 'Zoë' });
+    expect(JSON.parse((await directoryUser(env.ctx, 'p1')).custom)).toEqual({ skills: ['go', 'sql'] });
+    expect(await groupsOf(env.ctx, 'p1')).toEqual(['blue', 'green', 'red']);
+    expect(await groupsOf(env.ctx, 'p2')).toEqual(['red']);
+    expect(await db()('directory_groups').orderBy('code').select('code', 'name')).toEqual([
+      { code: 'blue', name: 'Blue €' },
+      { code: 'green', name: 'green' },
+      { code: 'red', name: 'Réd team' },
+    ]);
+  });
 });

@@ -69,7 +69,9 @@ export function mapUser(section: UsersSection, row: SourceRow, file: string, col
     if (field === 'groups') continue;
     if (field.startsWith('custom.')) {
       const name = field.slice('custom.'.length);
-      const value = mapping.split ? multiValue(row.values, mapping) : singleValue(row.values, mapping);
+      // A JSON array is multi-valued as it stands; a text value only when the mapping splits it.
+      const multi = mapping.split !== undefined || (mapping.column !== undefined && Array.isArray(row.values[mapping.column]));
+      const value = multi ? multiValue(row.values, mapping) : singleValue(row.values, mapping);
       const tooLong = Array.isArray(value) ? value.some((v) => v.length > customValueMaxLength) : value.length > customValueMaxLength;
       if (tooLong) fail('value_too_long', `${field} is longer than ${customValueMaxLength} characters`, field);
       if (value.length) custom[name] = value;
