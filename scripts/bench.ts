@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
+import { loadConfig } from '../src/config.js';
 import { openContext } from '../src/context.js';
 import { addFeed, setFeedSetting } from '../src/feeds/feeds.service.js';
 
@@ -88,7 +89,7 @@ async function main() {
     databaseUrl = url.toString();
   }
   const env = { DATABASE_URL: databaseUrl, SLUICE_DATA_DIR: join(work, 'data') };
-  const ctx = await openContext({ databaseUrl, dataDir: env.SLUICE_DATA_DIR, port: 0, publicUrl: 'http://localhost' });
+  const ctx = await openContext(loadConfig({ DATABASE_URL: databaseUrl, SLUICE_DATA_DIR: env.SLUICE_DATA_DIR }));
   await addFeed(ctx.database.knex, 'bench');
   for (const [k, v] of [['holdFirstRun', 'false'], ['holdOnMappingChange', 'false']]) await setFeedSetting(ctx.database.knex, 'bench', k!, v!);
   await ctx.database.close();

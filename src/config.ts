@@ -8,6 +8,16 @@ export interface Config {
   dataDir: string;
   port: number;
   publicUrl: string;
+  /** The folder channel's root: one subfolder per feed. */
+  inboxDir: string;
+  /** How long a file's size and mtime must stay the same before it counts as arrived. */
+  settleMs: number;
+  /** An upload set still incomplete after this fails. */
+  incompleteTimeoutMs: number;
+  maxUploadBytes: number;
+  /** `s3://bucket/prefix/`: each feed's S3 inbox is `<prefix><feed>/`. */
+  s3InboxUrl: string | null;
+  s3: { endpoint?: string; region: string; forcePathStyle: boolean };
 }
 
 /**
@@ -37,8 +47,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch {
     problems.push(`PUBLIC_URL must be an absolute URL (got "${publicUrl}")`);
   }
+  const number = (name: string, fallback: number, min = 0) => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value < min) problems.push(`${name} must be a number ≥ ${min} (got "${text}")`);
+    return value;
+  };
+  const settleMs = number('SLUICE_SETTLE_SECONDS', 5) * 1000;
+  const incompleteTimeoutMs = number('SLUICE_INCOMPLETE_TIMEOUT_HOURS', 24) * 3_600_000;
+  const maxUploadBytes = number('SLUICE_MAX_UPLOAD_MB', 2048, 1) * 1024 * 1024;
+  const s3InboxUrl = env.S3_INBOX_URL || null;
+  if (s3InboxUrl && !/^s3:\/\/[^/]+/.test(s3InboxUrl)) problems.push(`S3_INBOX_URL must look like s3://bucket/prefix/ (got "${s3InboxUrl}")`);
+  if (env.S3_ENDPOINT) {
+    try {
+      new URL(env.S3_ENDPOINT);
+    } catch {
+      problems.push(`S3_ENDPOINT must be a URL (got "${env.S3_ENDPOINT}")`);
+    }
+  }
   if (problems.length) throw configInvalid(problems);
-  return { databaseUrl, dataDir, port, publicUrl };
+  return {
+    databaseUrl,
+    dataDir,
+    port,
+    publicUrl,
+    inboxDir: resolve(env.SLUICE_INBOX_DIR || resolve(dataDir, 'inbox')),
+    settleMs,
+    incompleteTimeoutMs,
+    maxUploadBytes,
+    s3InboxUrl: s3InboxUrl && !s3InboxUrl.endsWith('/') ? `${s3InboxUrl}/` : s3InboxUrl,
+    s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
+  };
 }
 
 function loadDotEnv(env: NodeJS.ProcessEnv) {

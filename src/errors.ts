@@ -10,6 +10,9 @@ export type ErrorCode =
   | 'conflict'
   | 'invalid_setting'
   | 'database'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'too_large'
   | 'internal';
 
 export class SluiceError extends Error {

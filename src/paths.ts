@@ -15,4 +15,3 @@ function findPackageRoot(): string {
 
 export const packageRoot = findPackageRoot();
 export const controlSchemaPath = join(packageRoot, 'control-schemas', 'control-v1.schema.json');
-export const sampleDataDir = join(packageRoot, 'sample-data');

@@ -99,3 +99,14 @@ export async function describeFile(path: string): Promise<StoredFile> {
   });
   return { size: (await stat(path)).size, sha256: hash.digest('hex') };
 }
+
+/** Size and SHA-256 of an archived file, read back from the archive (to verify a copy). */
+export async function describeStored(archive: Archive, key: string): Promise<StoredFile> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of archive.read(key) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { size, sha256: hash.digest('hex') };
+}

@@ -18,3 +18,14 @@ export function peekMode(controlText: string): 'full' | 'delta' | null {
   }
   return null;
 }
+
+/** The data files a control file names, read leniently; null when it is not a readable control file. */
+export function namedFiles(controlText: string): string[] | null {
+  try {
+    const value = JSON.parse(controlText.replace(/^\uFEFF/, '')) as { files?: unknown };
+    if (value && typeof value === 'object' && value.files && typeof value.files === 'object') return Object.keys(value.files);
+  } catch {
+    /* reported by validation */
+  }
+  return null;
+}

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfig } from '../config.js';
 import { openContext } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { addFeed } from '../feeds/feeds.service.js';
@@ -22,7 +23,7 @@ export interface FolderValidation {
  */
 export async function validateFolder(folder: string, options: { feed?: string } = {}): Promise<FolderValidation> {
   const scratch = await mkdtemp(join(tmpdir(), 'sluice-validate-'));
-  const ctx = await openContext({ databaseUrl: `sqlite:${join(scratch, 'validate.sqlite')}`, dataDir: scratch, port: 0, publicUrl: 'http://localhost' });
+  const ctx = await openContext(loadConfig({ DATABASE_URL: `sqlite:${join(scratch, 'validate.sqlite')}`, SLUICE_DATA_DIR: scratch }));
   try {
     const slug = options.feed ?? (await declaredFeed(folder)) ?? 'validate';
     const feed = await addFeed(ctx.database.knex, slug);

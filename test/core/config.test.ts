@@ -9,6 +9,12 @@ describe('configuration', () => {
       dataDir: resolve('data'),
       port: 8080,
       publicUrl: 'http://localhost:8080',
+      inboxDir: resolve('data', 'inbox'),
+      settleMs: 5000,
+      incompleteTimeoutMs: 24 * 3_600_000,
+      maxUploadBytes: 2048 * 1024 * 1024,
+      s3InboxUrl: null,
+      s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: false },
     });
   });
 

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
+import { loadConfig } from '../../src/config.js';
 import { openContext, type Context } from '../../src/context.js';
 
 /**
@@ -65,7 +66,7 @@ export interface TestEnv {
 export async function openTestEnv(database: TestDatabase): Promise<TestEnv> {
   const db = await database.create();
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-data-'));
-  const ctx = await openContext({ databaseUrl: db.url, dataDir, port: 0, publicUrl: 'http://localhost:8080' });
+  const ctx = await openContext(loadConfig({ DATABASE_URL: db.url, SLUICE_DATA_DIR: dataDir, SLUICE_SETTLE_SECONDS: '0' }));
   return {
     ctx,
     dataDir,

@@ -2,9 +2,10 @@ import { migrateLatest, openDatabase } from '../../storage/database.js';
 import { EXIT } from '../output.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
+import { keyCommand } from './keys.js';
 import { runCommand, runsCommand } from './runs.js';
+import { serveCommand } from './serve.js';
 import type { Command } from './shared.js';
-import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
 
 const migrateCommand: Command = {
@@ -22,13 +23,14 @@ const migrateCommand: Command = {
 };
 
 export const commands: Record<string, Command> = {
-  start: startCommand,
+  serve: serveCommand,
   migrate: migrateCommand,
   feed: feedCommand,
   runs: runsCommand,
   run: runCommand,
   validate: validateCommand,
   import: importCommand,
+  key: keyCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

@@ -1,0 +1,30 @@
+import { serve } from '../../server/serve.js';
+import { EXIT } from '../output.js';
+import type { Command } from './shared.js';
+
+export const serveCommand: Command = {
+  summary: 'serve: the HTTP API, the folder inbox and the scheduled jobs (what npm start runs)',
+  async run(input) {
+    const config = input.loadConfig();
+    process.env.LOG_LEVEL = process.env.SLUICE_LOG_LEVEL ?? 'info';
+    const server = await serve(config);
+    const feeds = await server.ctx.database.knex('feeds').orderBy('slug').pluck('slug');
+    process.stdout.write(
+      [
+        `Sluice is listening on ${server.url} (public URL ${config.publicUrl})`,
+        `Drop upload sets into ${config.inboxDir}/<feed>/ — feeds: ${feeds.join(', ') || 'none yet (npx sluice feed add <slug>)'}`,
+        `Upload API: PUT ${config.publicUrl}/api/v1/feeds/<feed>/files/<name> with an API key (npx sluice key create <feed>)`,
+        '',
+      ].join('\n'),
+    );
+    await new Promise<void>((resolve) => {
+      const shutdown = (signal: string) => {
+        process.stdout.write(`\n${signal}: stopping intake, letting running work finish…\n`);
+        server.stop().then(resolve, resolve);
+      };
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      process.once('SIGINT', () => shutdown('SIGINT'));
+    });
+    return EXIT.done;
+  },
+};

@@ -1,0 +1,34 @@
+import { parentPort } from 'node:worker_threads';
+import { loadConfig } from '../config.js';
+import { openContext, type Context } from '../context.js';
+import { log } from '../log.js';
+import { claimJobTick, releaseJobLease } from './leases.js';
+
+export interface JobSpec {
+  name: string;
+  /** How often Bree starts it; one tick of this length runs once across all processes. */
+  intervalMs: number;
+  /** Whether every process may run it at once (work that claims its own items, like runs). */
+  everyProcess?: boolean;
+}
+
+/**
+ * The body of every Bree job file: open the database, take this tick's lease (so that several
+ * `sluice serve` processes run each tick once), do the work, and tell Bree it is done.
+ */
+export async function runJob(spec: JobSpec, work: (ctx: Context) => Promise<unknown>): Promise<void> {
+  const ctx = await openContext(loadConfig(), { migrate: false });
+  try {
+    const tick = Math.floor(Date.now() / spec.intervalMs);
+    const leaseMs = Math.max(spec.intervalMs * 10, 60_000);
+    if (spec.everyProcess || (await claimJobTick(ctx.database.knex, spec.name, ctx.workerId, tick, leaseMs))) {
+      await work(ctx);
+      if (!spec.everyProcess) await releaseJobLease(ctx.database.knex, spec.name, ctx.workerId);
+    }
+  } catch (error) {
+    log.error('job failed', { job: spec.name, error: String((error as Error)?.stack ?? error) });
+  } finally {
+    await ctx.database.close();
+    parentPort?.postMessage('done');
+  }
+}

@@ -1,0 +1,85 @@
+/** The OpenAPI 3.1 description of the upload API, served at /api/v1/openapi.json. */
+export function openApiDocument(publicUrl: string) {
+  const error = { $ref: '#/components/schemas/Error' };
+  const errors = (...codes: number[]) =>
+    Object.fromEntries(codes.map((c) => [String(c), { description: httpText[c], content: { 'application/json': { schema: error } } }]));
+  const feed = { name: 'feed', in: 'path', required: true, schema: { type: 'string' }, description: 'The feed slug' };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Sluice upload API',
+      version: '1',
+      description:
+        'Source systems upload the files of an upload set one by one — data files first, the control file (control.json) last. ' +
+        'Uploading the control file completes the set once every file it names is there; the run is then processed. Poll the status URL for the outcome.',
+    },
+    servers: [{ url: publicUrl }],
+    security: [{ bearer: [] }, { basic: [] }],
+    paths: {
+      '/api/v1/feeds/{feed}/files/{name}': {
+        put: {
+          summary: 'Upload one file of an upload set',
+          parameters: [feed, { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'A plain file name (no paths)' }],
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: {
+            '201': { description: 'Stored', content: { 'application/json': { schema: { $ref: '#/components/schemas/Upload' } } } },
+            ...errors(400, 401, 403, 404, 413),
+          },
+        },
+      },
+      '/api/v1/runs/{id}': {
+        get: {
+          summary: 'One run: state, hold reasons, counts, first errors',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer' } }],
+          responses: { '200': { description: 'The run', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } }, ...errors(401, 404) },
+        },
+      },
+      '/api/v1/feeds/{feed}/runs': {
+        get: {
+          summary: "The feed's runs, newest first",
+          parameters: [feed, { name: 'limit', in: 'query', schema: { type: 'integer', maximum: 500 } }],
+          responses: { '200': { description: 'Runs', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Run' } } } } }, ...errors(401, 403, 404) },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API key of the feed: Authorization: Bearer <key>' },
+        basic: { type: 'http', scheme: 'basic', description: 'Any user name, the API key as the password (curl -u feed:<key>)' },
+      },
+      schemas: {
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } },
+        Upload: {
+          type: 'object',
+          properties: {
+            file: { type: 'object', properties: { name: { type: 'string' }, size: { type: 'integer' }, sha256: { type: 'string' } } },
+            run: {
+              type: 'object',
+              properties: { id: { type: 'integer' }, state: { type: 'string' }, missing: { type: 'array', items: { type: 'string' } }, statusUrl: { type: 'string' } },
+            },
+          },
+        },
+        Run: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' },
+            feed: { type: 'string' },
+            state: { enum: ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'] },
+            holdReasons: { type: 'array', items: { type: 'object', properties: { rule: { type: 'string' }, message: { type: 'string' }, value: { type: 'number' }, limit: { type: 'number' } } } },
+            counts: { type: 'object' },
+            errors: { type: 'object', properties: { count: { type: 'integer' }, first: { type: 'array', items: { type: 'object' } } } },
+            statusUrl: { type: 'string' },
+          },
+        },
+      },
+    },
+  };
+}
+
+const httpText: Record<number, string> = {
+  400: 'Bad request (e.g. a file name with a path)',
+  401: 'Missing, wrong or revoked API key',
+  403: 'The key belongs to another feed',
+  404: 'No such feed or run',
+  413: 'The file is larger than the upload limit',
+};

@@ -1,0 +1,66 @@
+import { Transform } from 'node:stream';
+import type Router from '@koa/router';
+import type { Context as SluiceContext } from '../../context.js';
+import { isPlainFileName } from '../../core/uploadSet.js';
+import { SluiceError, usageError } from '../../errors.js';
+import { receiveFile } from '../../pipeline/receiving.js';
+import { getFeed } from '../../feeds/feeds.service.js';
+import { presentRun } from '../../runs/runs.presenter.js';
+import { getRun, listRuns } from '../../runs/runs.service.js';
+import { requireApiKey, type ApiState } from './auth.js';
+
+export interface UploadLimits {
+  maxUploadBytes: number;
+}
+
+/** Counts bytes as they stream by and stops the upload once it passes the limit. */
+function sizeLimit(limit: number) {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new SluiceError('too_large', `the file is larger than the limit of ${limit} bytes`));
+      else callback(null, chunk);
+    },
+  });
+}
+
+/** `PUT /api/v1/feeds/:feed/files/:name`: the raw file as the body, streamed to the archive. */
+export function uploadRoutes(router: Router, sluice: SluiceContext, limits: UploadLimits) {
+  router.put('/api/v1/feeds/:feed/files/:name', requireApiKey(sluice), async (ctx) => {
+    const { feed } = ctx.state as Required<ApiState>;
+    const name = String(ctx.params.name);
+    if (!isPlainFileName(name)) throw usageError(`"${name}" is not a plain file name (no paths, no "..")`);
+    const declared = Number(ctx.get('content-length') || NaN);
+    if (declared > limits.maxUploadBytes) throw new SluiceError('too_large', `the file is larger than the limit of ${limits.maxUploadBytes} bytes`);
+    const body = ctx.req.pipe(sizeLimit(limits.maxUploadBytes));
+    ctx.req.on('error', (error) => body.destroy(error));
+    const { run, missing } = await receiveFile(sluice, feed, 'http', name, { stream: body });
+    const stored = await sluice.database.knex('run_files').where({ run_id: run.id, name }).first('size', 'sha256');
+    ctx.status = 201;
+    ctx.body = {
+      file: { name, size: Number(stored.size), sha256: stored.sha256 },
+      run: { id: run.id, state: run.state, missing, statusUrl: runUrl(sluice, run.id) },
+    };
+  });
+}
+
+export const runUrl = (sluice: SluiceContext, id: number) => new URL(`/api/v1/runs/${id}`, sluice.config.publicUrl).toString();
+
+/** `GET /api/v1/runs/:id` and `GET /api/v1/feeds/:feed/runs`, for a key of the run's feed. */
+export function runRoutes(router: Router, sluice: SluiceContext) {
+  const db = sluice.database.knex;
+  router.get('/api/v1/runs/:id', requireApiKey(sluice), async (ctx) => {
+    const id = Number(ctx.params.id);
+    const row = Number.isInteger(id) ? await db('runs').where({ id }).first('feed_id') : undefined;
+    if (!row || Number(row.feed_id) !== (ctx.state as ApiState).keyFeedId) throw new SluiceError('not_found', `run ${ctx.params.id} does not exist`);
+    const run = await getRun(db, id);
+    ctx.body = { ...(await presentRun(db, run, await getFeed(db, run.feedId))), statusUrl: runUrl(sluice, id) };
+  });
+  router.get('/api/v1/feeds/:feed/runs', requireApiKey(sluice), async (ctx) => {
+    const { feed } = ctx.state as Required<ApiState>;
+    const limit = Math.min(Number(ctx.query.limit ?? 50) || 50, 500);
+    const runs = await listRuns(db, { feedId: feed.id, limit });
+    ctx.body = await Promise.all(runs.map(async (run) => ({ ...(await presentRun(db, run, feed)), statusUrl: runUrl(sluice, run.id) })));
+  });
+}

@@ -1,0 +1,30 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Context as SluiceContext } from '../context.js';
+import { openApiDocument } from './api/openapi.js';
+import { runRoutes, uploadRoutes, type UploadLimits } from './api/uploads.js';
+import { errorHandler } from './errorHandler.js';
+import { renderMetrics } from './metrics.js';
+
+/** The HTTP side of Sluice: the upload API, health and metrics. Routes only translate. */
+export function createApp(sluice: SluiceContext, limits: UploadLimits): Koa {
+  const app = new Koa();
+  const router = new Router();
+  router.get('/healthz', async (ctx) => {
+    await sluice.database.knex.raw('SELECT 1');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = 'text/plain; version=0.0.4';
+    ctx.body = await renderMetrics(sluice);
+  });
+  router.get('/api/v1/openapi.json', (ctx) => {
+    ctx.body = openApiDocument(sluice.config.publicUrl);
+  });
+  uploadRoutes(router, sluice, limits);
+  runRoutes(router, sluice);
+  app.use(errorHandler);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,19 @@
+import type { Context as SluiceContext } from '../context.js';
+
+/** Prometheus text exposition: runs by state, queue depth, held runs, last run's throughput. */
+export async function renderMetrics(sluice: SluiceContext): Promise<string> {
+  const db = sluice.database.knex;
+  const byState = (await db('runs').groupBy('state').select('state').count({ n: '*' })) as { state: string; n: number | string }[];
+  const lines = ['# HELP sluice_runs Runs by state.', '# TYPE sluice_runs gauge'];
+  for (const { state, n } of byState) lines.push(`sluice_runs{state="${state}"} ${Number(n)}`);
+  const count = (state: string) => Number(byState.find((r) => r.state === state)?.n ?? 0);
+  lines.push('# HELP sluice_queue_depth Runs waiting to be processed.', '# TYPE sluice_queue_depth gauge', `sluice_queue_depth ${count('queued')}`);
+  lines.push('# HELP sluice_held_runs Runs waiting for an administrator.', '# TYPE sluice_held_runs gauge', `sluice_held_runs ${count('held')}`);
+  const last = await db('runs').where({ state: 'applied' }).orderBy('id', 'desc').first('row_count', 'created_at', 'finished_at');
+  if (last?.finished_at) {
+    const seconds = Math.max(0.001, (Date.parse(`${String(last.finished_at).replace(' ', 'T')}Z`) - Date.parse(`${String(last.created_at).replace(' ', 'T')}Z`)) / 1000);
+    lines.push('# HELP sluice_last_run_rows_per_second Rows per second of the last applied run.', '# TYPE sluice_last_run_rows_per_second gauge');
+    lines.push(`sluice_last_run_rows_per_second ${Math.round(Number(last.row_count) / seconds)}`);
+  }
+  return lines.join('\n') + '\n';
+}

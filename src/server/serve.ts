@@ -1,0 +1,120 @@
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import Bree from 'bree';
+import { watch, type FSWatcher } from 'chokidar';
+import { FolderInbox } from '../channels/folderInbox.js';
+import type { Config } from '../config.js';
+import { redact } from '../config.js';
+import { openContext, type Context } from '../context.js';
+import { isTemporaryName } from '../core/uploadSet.js';
+import { addFeed, findFeed, getFeed, listFeeds } from '../feeds/feeds.service.js';
+import { jobSchedule } from '../jobs/schedule.js';
+import { log } from '../log.js';
+import { packageRoot } from '../paths.js';
+import { createApp } from './app.js';
+
+export interface RunningServer {
+  ctx: Context;
+  url: string;
+  inbox: FolderInbox;
+  /** Stops intake, lets running work end, closes the database; at most `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * `sluice serve`: the HTTP API, the folder watcher and the scheduled jobs in one process.
+ * Several such processes may share one MySQL database and one inbox.
+ */
+export async function serve(config: Config, options: { jobs?: boolean; rescanMs?: number } = {}): Promise<RunningServer> {
+  const ctx = await openContext(config);
+  const db = ctx.database.knex;
+  if (config.databaseUrl.startsWith('sqlite:') && !(await findFeed(db, 'demo'))) await addFeed(db, 'demo', { name: 'Demo feed' });
+  for (const feed of await listFeeds(db)) await mkdir(join(config.inboxDir, feed.slug), { recursive: true });
+
+  const app = createApp(ctx, { maxUploadBytes: config.maxUploadBytes });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, () => resolve(s));
+  });
+  const address = server.address();
+  const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;
+
+  // The folder channel: the watcher reacts quickly, the rescan catches what it missed and
+  // whatever was already there at start-up; both settle files the same way.
+  const inbox = new FolderInbox(ctx, config.inboxDir, config.settleMs);
+  const pending = new Map<string, NodeJS.Timeout>();
+  const scanSoon = (slug: string) => {
+    if (pending.has(slug)) return;
+    pending.set(
+      slug,
+      setTimeout(() => {
+        pending.delete(slug);
+        getFeed(db, slug)
+          .then((feed) => inbox.scan(feed))
+          .catch((error: unknown) => log.warn('inbox scan failed', { feed: slug, error: String(error) }));
+      }, config.settleMs + 100),
+    );
+  };
+  const watcher: FSWatcher = watch(config.inboxDir, {
+    depth: 1,
+    ignoreInitial: true,
+    ignored: (path) => isTemporaryName(path.split('/').pop() ?? ''),
+  });
+  watcher.on('all', (_event, path) => {
+    const slug = path.slice(config.inboxDir.length + 1).split('/')[0];
+    if (slug && path.split('/').length - config.inboxDir.split('/').length === 2) scanSoon(slug);
+  });
+  watcher.on('error', (error) => log.warn('folder watcher error', { error: String(error) }));
+  let rescanning: Promise<void> = Promise.resolve();
+  const rescan = () => {
+    rescanning = inbox.scanAll().catch((error: unknown) => log.warn('inbox rescan failed', { error: String(error) }));
+  };
+  const rescanTimer = setInterval(rescan, options.rescanMs ?? Math.max(5_000, config.settleMs));
+  rescan();
+
+  let bree: Bree | null = null;
+  if (options.jobs ?? true) {
+    bree = new Bree({
+      root: join(packageRoot, 'dist', 'jobs'),
+      defaultExtension: 'js',
+      logger: false,
+      doRootCheck: false,
+      jobs: Object.values(jobSchedule).map((job) => ({ name: job.name, interval: job.intervalMs })),
+      errorHandler: (error: unknown, meta: unknown) => log.error('job error', { error: String(error), meta: String(JSON.stringify(meta)) }),
+    });
+    await bree.start();
+  }
+
+  log.info('sluice is serving', { url, database: redact(config.databaseUrl), inbox: config.inboxDir });
+  let stopping: Promise<void> | null = null;
+  return {
+    ctx,
+    url,
+    inbox,
+    stop(graceMs = 30_000) {
+      stopping ??= (async () => {
+        const deadline = setTimeout(() => {
+          log.error('shutdown took too long; exiting');
+          process.exit(1);
+        }, graceMs);
+        deadline.unref();
+        // 1. Stop intake: no new connections, no new scans.
+        clearInterval(rescanTimer);
+        for (const timer of pending.values()) clearTimeout(timer);
+        await watcher.close();
+        await inbox.close();
+        await rescanning;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        // 2. Let running work end: jobs finish their step (a run left mid-way is resumed
+        //    from its lease by the next process), uploads in flight complete.
+        if (bree) await bree.stop();
+        await closed;
+        // 3. Close the database.
+        await ctx.database.close();
+        clearTimeout(deadline);
+      })();
+      return stopping;
+    },
+  };
+}

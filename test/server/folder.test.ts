@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { cp, open, readdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import knexFactory from 'knex';
+import { loadConfig } from '../../src/config.js';
+import { serve } from '../../src/server/serve.js';
+import { processQueue } from '../../src/pipeline/queue.js';
+import { listRuns } from '../../src/runs/runs.service.js';
+import { sluice } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
+import { samples } from '../helpers/uploads.js';
+
+const basic = join(samples, 'basic');
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('folder inbox', () => {
+  const stops: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (stops.length) await stops.pop()!();
+  });
+
+  it('does not pick up a file that is still being written', async () => {
+    const server = await startTestServer({ SLUICE_SETTLE_SECONDS: '1.5' }, { rescanMs: 300 });
+    stops.push(() => server.stop());
+    const folder = join(server.dataDir, 'inbox', 'demo');
+    await cp(join(basic, 'groups.csv'), join(folder, 'groups.csv'));
+    await cp(join(basic, 'memberships.csv'), join(folder, 'memberships.csv'));
+    await cp(join(basic, 'control.json'), join(folder, 'control.json'));
+    // people.csv arrives in chunks over three seconds, as a slow SFTP upload would.
+    const content = await readFile(join(basic, 'people.csv'));
+    const file = await open(join(folder, 'people.csv'), 'w');
+    const chunk = Math.ceil(content.length / 6);
+    for (let i = 0; i < 6; i++) {
+      await file.write(content.subarray(i * chunk, (i + 1) * chunk));
+      await sleep(500);
+      expect(existsSync(join(folder, 'people.csv'))).toBe(true);
+    }
+    await file.close();
+    const db = server.ctx.database.knex;
+    const [receiving] = await listRuns(db);
+    expect(receiving).toMatchObject({ state: 'receiving' });
+    await until('the set to be queued', async () => (await listRuns(db))[0]?.state === 'queued');
+    await processQueue(server.ctx);
+    expect((await listRuns(db))[0]).toMatchObject({ state: 'held', rowCount: 169, errorCount: 0 });
+    expect(await readdir(folder)).toEqual([]);
+  });
+
+  it('takes a file uploaded under a temporary name once it is renamed into place', async () => {
+    const server = await startTestServer({ SLUICE_SETTLE_SECONDS: '0.5' }, { rescanMs: 200 });
+    stops.push(() => server.stop());
+    const folder = join(server.dataDir, 'inbox', 'demo');
+    for (const name of ['people.csv', 'groups.csv', 'memberships.csv', 'control.json']) {
+      await cp(join(basic, name), join(folder, `${name}.part`));
+    }
+    await sleep(1500);
+    expect(await listRuns(server.ctx.database.knex)).toEqual([]);
+    for (const name of ['people.csv', 'groups.csv', 'memberships.csv', 'control.json']) await rename(join(folder, `${name}.part`), join(folder, name));
+    await until('the set to be queued', async () => (await listRuns(server.ctx.database.knex))[0]?.state === 'queued');
+  });
+
+  it('processes files present before start-up, once, across restarts', async () => {
+    const first = await startTestServer({}, { rescanMs: 200 });
+    await first.stop();
+    const folder = join(first.dataDir, 'inbox', 'demo');
+    await cp(basic, folder, { recursive: true });
+    const config = loadConfig({ SLUICE_DATA_DIR: first.dataDir, PORT: '0', SLUICE_SETTLE_SECONDS: '0' });
+    for (let i = 0; i < 2; i++) {
+      const server = await serve(config, { jobs: false, rescanMs: 200 });
+      await until('the set to be queued', async () => (await listRuns(server.ctx.database.knex)).length === 1);
+      await sleep(600);
+      expect((await listRuns(server.ctx.database.knex)).length).toBe(1);
+      await server.stop();
+    }
+  });
+
+  it('processes a set exactly once when the server is killed right after claiming a file', async () => {
+    const server = await startTestServer({}, { rescanMs: 200 });
+    const dataDir = server.dataDir;
+    await server.stop();
+    const env = { SLUICE_DATA_DIR: dataDir, PORT: '0', SLUICE_SETTLE_SECONDS: '0', SLUICE_FAULT: 'folder:after-claim', SLUICE_FAULT_FILE: join(dataDir, 'fault') };
+    const child = sluice(['serve'], env);
+    await cp(basic, join(dataDir, 'inbox', 'demo'), { recursive: true });
+    await until('the claim', async () => existsSync(join(dataDir, 'fault')));
+    child.child.kill('SIGKILL');
+    await child.done;
+    expect((await readdir(join(dataDir, 'inbox', 'demo'))).length).toBe(3);
+
+    const restarted = sluice(['serve'], { ...env, SLUICE_FAULT: '' });
+    const db = knexFactory({ client: 'better-sqlite3', connection: { filename: join(dataDir, 'sluice.sqlite') }, useNullAsDefault: true });
+    try {
+      const runs = await until('the run to be processed', async () => {
+        const rows = await db('runs').select('id', 'state');
+        return rows.length === 1 && rows[0].state === 'held' ? rows : null;
+      }, 40_000);
+      expect(runs).toEqual([{ id: 1, state: 'held' }]);
+      expect((await db('run_files').where({ run_id: 1 }).pluck('name')).sort()).toEqual(['control.json', 'groups.csv', 'memberships.csv', 'people.csv']);
+      expect(await readdir(join(dataDir, 'inbox', 'demo'))).toEqual([]);
+    } finally {
+      await db.destroy();
+      restarted.child.kill('SIGTERM');
+      await restarted.done;
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollAllS3Inboxes, s3Client } from '../../src/channels/s3Inbox.js';
+import { addFeed } from '../../src/feeds/feeds.service.js';
+import { runFiles, listRuns } from '../../src/runs/runs.service.js';
+import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
+import { loadConfig } from '../../src/config.js';
+import { samples } from '../helpers/uploads.js';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+
+describe('S3 inbox (s3rver)', () => {
+  let s3: ChildProcess;
+  let endpoint: string;
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    endpoint = `http://127.0.0.1:${port}`;
+    const dir = await mkdtemp(join(tmpdir(), 's3rver-'));
+    // s3rver's paged listing needs the legacy OpenSSL provider in its own process.
+    s3 = spawn(process.execPath, ['--openssl-legacy-provider', join('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', 'drops'], {
+      stdio: 'ignore',
+    });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(endpoint).then(() => true, () => false)) break;
+      await sleep(100);
+    }
+    env = await openTestEnv(testDatabases[0]!);
+    Object.assign(env.ctx.config, loadConfig({ S3_INBOX_URL: 's3://drops/inbox/', S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }));
+    process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+    process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+    await addFeed(env.ctx.database.knex, 'hr');
+  });
+  afterAll(async () => {
+    s3?.kill();
+    await env?.close();
+  });
+
+  it('finds a set beyond the first listing page, archives it byte for byte, then empties the inbox', async () => {
+    const client = s3Client(env.ctx.config.s3);
+    const put = (key: string, body: Buffer | string) => client.send(new PutObjectCommand({ Bucket: 'drops', Key: key, Body: body }));
+    // 1 100 uploads in progress (temporary names) sort before the set: it is on the second page.
+    for (let i = 0; i < 1100; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => put(`inbox/hr/aaa-${String(i + j).padStart(4, '0')}.part`, 'partial')));
+    }
+    const originals: Record<string, Buffer> = {};
+    for (const name of ['people.csv', 'groups.csv', 'memberships.csv', 'control.json']) {
+      originals[name] = await readFile(join(samples, 'basic', name));
+      await put(`inbox/hr/${name}`, originals[name]!);
+    }
+    await pollAllS3Inboxes(env.ctx);
+
+    const [run] = await listRuns(env.ctx.database.knex);
+    expect(run).toMatchObject({ state: 'queued', channel: 's3' });
+    const files = await runFiles(env.ctx.database.knex, run!.id);
+    for (const file of files) {
+      const archived = await readFile(join(env.dataDir, 'archive', file.storageKey));
+      expect(archived.equals(originals[file.name]!)).toBe(true);
+      expect(file.sha256).toBe(createHash('sha256').update(originals[file.name]!).digest('hex'));
+    }
+    const left = await client.send(new ListObjectsV2Command({ Bucket: 'drops', Prefix: 'inbox/hr/', StartAfter: 'inbox/hr/aaa-1099.part' }));
+    expect(left.Contents ?? []).toEqual([]);
+    await pollAllS3Inboxes(env.ctx);
+    expect((await listRuns(env.ctx.database.knex)).length).toBe(1);
+    client.destroy();
+  });
+});
