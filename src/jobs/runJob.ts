@@ -1,5 +1,5 @@
-import { parentPort } from 'node:worker_threads';
-import { loadConfig } from '../config.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadConfig, type Config } from '../config.js';
 import { openContext, type Context } from '../context.js';
 import { log } from '../log.js';
 import { claimJobTick, releaseJobLease } from './leases.js';
@@ -17,7 +17,9 @@ export interface JobSpec {
  * `sluice serve` processes run each tick once), do the work, and tell Bree it is done.
  */
 export async function runJob(spec: JobSpec, work: (ctx: Context) => Promise<unknown>): Promise<void> {
-  const ctx = await openContext(loadConfig(), { migrate: false });
+  // The server validated its configuration once and hands it to every job.
+  const config = (workerData as { config?: Config } | undefined)?.config ?? loadConfig();
+  const ctx = await openContext(config, { migrate: false });
   try {
     const tick = Math.floor(Date.now() / spec.intervalMs);
     const leaseMs = Math.max(spec.intervalMs * 10, 60_000);

@@ -79,7 +79,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
       defaultExtension: 'js',
       logger: false,
       doRootCheck: false,
-      jobs: Object.values(jobSchedule).map((job) => ({ name: job.name, interval: job.intervalMs })),
+      jobs: Object.values(jobSchedule).map((job) => ({ name: job.name, interval: job.intervalMs, worker: { workerData: { config } } })),
       errorHandler: (error: unknown, meta: unknown) => log.error('job error', { error: String(error), meta: String(JSON.stringify(meta)) }),
     });
     await bree.start();

@@ -5,6 +5,7 @@ import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
 import { runCommand, runsCommand } from './runs.js';
 import { serveCommand } from './serve.js';
+import { uploadCommand } from './upload.js';
 import type { Command } from './shared.js';
 import { validateCommand } from './validate.js';
 
@@ -31,6 +32,7 @@ export const commands: Record<string, Command> = {
   validate: validateCommand,
   import: importCommand,
   key: keyCommand,
+  upload: uploadCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../src/keys/keys.service.js';
+import { claimJobTick } from '../../src/jobs/leases.js';
+import { failIncompleteRuns, receiveFile } from '../../src/pipeline/receiving.js';
+import { purgeExpiredFiles } from '../../src/archive/retention.js';
+import { getFeed } from '../../src/feeds/feeds.service.js';
+import { getRun, listRuns, runErrors, runFiles } from '../../src/runs/runs.service.js';
+import { runCli } from '../helpers/cli.js';
+import { startTestServer } from '../helpers/server.js';
+import { samples } from '../helpers/uploads.js';
+import { existsSync } from 'node:fs';
+
+describe('sluice serve with its jobs', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  beforeAll(async () => {
+    server = await startTestServer({}, { jobs: true });
+  });
+  afterAll(async () => server?.stop());
+
+  it('takes a set from `sluice upload` and its Bree job processes it; the client prints the outcome', async () => {
+    const { key } = await createApiKey(server.ctx.database.knex, 'demo');
+    const result = await runCli(['upload', '--url', server.url, '--key', key, '--feed', 'demo', join(samples, 'basic'), '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(3);
+    expect(JSON.parse(result.stdout)).toMatchObject({ feed: 'demo', state: 'held', counts: { users: { created: 150 } } });
+  });
+
+  it('runs each job tick once across processes', async () => {
+    const db = server.ctx.database.knex;
+    const claims = await Promise.all(['a', 'b', 'c'].map((owner) => claimJobTick(db, 'test-job', owner, 42, 60_000)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await claimJobTick(db, 'test-job', 'a', 42, 60_000)).toBe(false);
+  });
+
+  it('fails an upload set that stays incomplete, saying what never arrived', async () => {
+    const db = server.ctx.database.knex;
+    const feed = await getFeed(db, 'demo');
+    const { createReadStream } = await import('node:fs');
+    const { run } = await receiveFile(server.ctx, feed, 'http', 'control.json', { stream: createReadStream(join(samples, 'basic', 'control.json')) });
+    expect(await failIncompleteRuns(server.ctx, 60_000)).toEqual([]);
+    expect(await failIncompleteRuns(server.ctx, -1)).toEqual([run.id]);
+    expect((await getRun(db, run.id)).state).toBe('failed');
+    expect((await runErrors(db, run.id)).map((e) => e.text).sort()).toEqual(['groups.csv: never arrived', 'memberships.csv: never arrived', 'people.csv: never arrived']);
+  });
+
+  it('removes archived files past retention and keeps the run', async () => {
+    const db = server.ctx.database.knex;
+    const failed = (await listRuns(db, { states: ['failed'] }))[0]!;
+    const [file] = await runFiles(db, failed.id);
+    expect(existsSync(join(server.dataDir, 'archive', file!.storageKey))).toBe(true);
+    expect(await purgeExpiredFiles(server.ctx, new Date(Date.now() + 89 * 86_400_000))).toBe(0);
+    expect(await purgeExpiredFiles(server.ctx, new Date(Date.now() + 91 * 86_400_000))).toBeGreaterThan(0);
+    expect(existsSync(join(server.dataDir, 'archive', file!.storageKey))).toBe(false);
+    expect((await runFiles(db, failed.id))[0]).toMatchObject({ purged: true });
+    expect((await getRun(db, failed.id)).state).toBe('failed');
+  });
+});
