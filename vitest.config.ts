@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Servers started inside tests log only what would need attention.
+    env: { LOG_LEVEL: 'warn' },
   },
 });

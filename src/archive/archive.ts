@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +21,8 @@ export interface Archive {
   claim(key: string, path: string, options: { keepSource: boolean }): Promise<StoredFile>;
   read(key: string): Readable;
   remove(key: string): Promise<void>;
+  /** Names of the complete files stored under `<feed>/<run id>/`. */
+  list(prefix: string): Promise<string[]>;
 }
 
 export const archiveKey = (feed: string, runId: number, name: string) => `${feed}/${runId}/${name}`;
@@ -39,17 +41,22 @@ export class LocalArchive implements Archive {
     const hash = createHash('sha256');
     let size = 0;
     const temporary = `${target}.partial`;
-    await pipeline(
-      source,
-      async function* (chunks: AsyncIterable<Uint8Array>) {
-        for await (const chunk of chunks) {
-          hash.update(chunk);
-          size += chunk.length;
-          yield chunk;
-        }
-      },
-      createWriteStream(temporary),
-    );
+    try {
+      await pipeline(
+        source,
+        async function* (chunks: AsyncIterable<Uint8Array>) {
+          for await (const chunk of chunks) {
+            hash.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(temporary),
+      );
+    } catch (error) {
+      await rm(temporary, { force: true });
+      throw error;
+    }
     await fsync(temporary);
     await rename(temporary, target);
     return { size, sha256: hash.digest('hex') };
@@ -80,6 +87,11 @@ export class LocalArchive implements Archive {
 
   async remove(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const names = await readdir(this.path(prefix.replace(/\/$/, ''))).catch(() => [] as string[]);
+    return names.filter((n) => !n.endsWith('.partial'));
   }
 }
 

@@ -6,7 +6,7 @@ import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { isTemporaryName, namedFiles } from '../core/uploadSet.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
+import { adoptArchivedFiles, completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
 import { runFiles } from '../runs/runs.service.js';
 
@@ -69,6 +69,7 @@ export class FolderInbox {
     if (!receiving && !settled.has(CONTROL_FILE_NAME)) return;
 
     const run = await openReceivingRun(this.ctx, feed, 'folder');
+    await adoptArchivedFiles(this.ctx, feed, run);
     const have = new Set((await runFiles(db, run.id)).map((f) => f.name));
     let wanted: string[] | null = null;
     const control = (await runFiles(db, run.id)).find((f) => f.name === CONTROL_FILE_NAME);

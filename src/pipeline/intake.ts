@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { archiveKey } from '../archive/archive.js';
+import { archiveKey, type StoredFile } from '../archive/archive.js';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { isPlainFileName, isTemporaryName, peekMode } from '../core/uploadSet.js';
@@ -9,6 +9,7 @@ import { usageError } from '../errors.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
+import { faultPoint } from './faults.js';
 
 type FileSource = { path: string; keepSource: boolean } | { stream: AsyncIterable<Uint8Array> };
 
@@ -21,16 +22,25 @@ export async function addRunFile(ctx: Context, run: Run, feed: Feed, name: strin
   if (!isPlainFileName(name)) throw usageError(`"${name}" is not a plain file name`);
   const key = archiveKey(feed.slug, run.id, name);
   const stored = 'path' in source ? await ctx.archive.claim(key, source.path, { keepSource: source.keepSource }) : await ctx.archive.write(key, source.stream);
-  await ctx.database.knex('run_files').insert({
-    run_id: run.id,
-    name,
-    role: name === CONTROL_FILE_NAME ? 'control' : 'data',
-    size: stored.size,
-    sha256: stored.sha256,
-    storage_key: key,
-    created_at: toDbTime(),
-  });
+  await faultPoint('intake:after-archive');
+  await recordRunFile(ctx, run.id, name, key, stored);
   return stored;
+}
+
+/** Records an archived file with its run; a file of the same name is replaced. */
+export async function recordRunFile(ctx: Context, runId: number, name: string, key: string, stored: StoredFile) {
+  await ctx.database.knex.transaction(async (trx) => {
+    await trx('run_files').where({ run_id: runId, name }).delete();
+    await trx('run_files').insert({
+      run_id: runId,
+      name,
+      role: name === CONTROL_FILE_NAME ? 'control' : 'data',
+      size: stored.size,
+      sha256: stored.sha256,
+      storage_key: key,
+      created_at: toDbTime(),
+    });
+  });
 }
 
 /** The set is complete: the run joins the queue. */

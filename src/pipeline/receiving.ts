@@ -5,7 +5,8 @@ import { namedFiles } from '../core/uploadSet.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { setProblem } from '../core/problems.js';
 import { addRunEvent, createRun, getRun, recordProblems, runFiles, transition, updateRunFields, type Run, type RunChannel } from '../runs/runs.service.js';
-import { addRunFile, queueRun } from './intake.js';
+import { describeStored } from '../archive/archive.js';
+import { addRunFile, queueRun, recordRunFile } from './intake.js';
 
 type Source = Parameters<typeof addRunFile>[4];
 
@@ -35,10 +36,25 @@ export interface ReceiveResult {
 export async function receiveFile(ctx: Context, feed: Feed, channel: RunChannel, name: string, source: Source): Promise<ReceiveResult> {
   const db = ctx.database.knex;
   const run = await openReceivingRun(ctx, feed, channel);
-  const previous = await db('run_files').where({ run_id: run.id, name }).first('id');
-  if (previous) await db('run_files').where({ id: previous.id }).delete();
   await addRunFile(ctx, run, feed, name, source);
   return completeIfReady(ctx, run.id);
+}
+
+/**
+ * Files that reached a receiving run's archive folder but were never recorded — the process
+ * stopped between the move and the insert — are recorded now, so a claimed file is never lost.
+ */
+export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Promise<string[]> {
+  const prefix = `${feed.slug}/${run.id}/`;
+  const recorded = new Set((await runFiles(ctx.database.knex, run.id)).map((f) => f.name));
+  const adopted: string[] = [];
+  for (const name of await ctx.archive.list(prefix)) {
+    if (recorded.has(name)) continue;
+    await recordRunFile(ctx, run.id, name, `${prefix}${name}`, await describeStored(ctx.archive, `${prefix}${name}`));
+    await addRunEvent(ctx.database.knex, run.id, `recovered ${name}, claimed before the last stop`);
+    adopted.push(name);
+  }
+  return adopted;
 }
 
 /** Which named files a receiving run still lacks; queues it when none. */
