@@ -17,6 +17,8 @@ export interface Config {
   maxUploadBytes: number;
   /** `s3://bucket/prefix/`: each feed's S3 inbox is `<prefix><feed>/`. */
   s3InboxUrl: string | null;
+  /** `s3://bucket/prefix/` keeps the run archive in a bucket instead of under the data folder. */
+  archiveUrl: string | null;
   s3: { endpoint?: string; region: string; forcePathStyle: boolean };
 }
 
@@ -59,6 +61,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxUploadBytes = number('SLUICE_MAX_UPLOAD_MB', 2048, 1) * 1024 * 1024;
   const s3InboxUrl = env.S3_INBOX_URL || null;
   if (s3InboxUrl && !/^s3:\/\/[^/]+/.test(s3InboxUrl)) problems.push(`S3_INBOX_URL must look like s3://bucket/prefix/ (got "${s3InboxUrl}")`);
+  const archiveUrl = env.ARCHIVE_URL || null;
+  if (archiveUrl && !/^s3:\/\/[^/]+/.test(archiveUrl)) problems.push(`ARCHIVE_URL must look like s3://bucket/prefix/ (got "${archiveUrl}")`);
   if (env.S3_ENDPOINT) {
     try {
       new URL(env.S3_ENDPOINT);
@@ -77,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     incompleteTimeoutMs,
     maxUploadBytes,
     s3InboxUrl: s3InboxUrl && !s3InboxUrl.endsWith('/') ? `${s3InboxUrl}/` : s3InboxUrl,
+    archiveUrl,
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };
 }

@@ -14,6 +14,7 @@ describe('configuration', () => {
       incompleteTimeoutMs: 24 * 3_600_000,
       maxUploadBytes: 2048 * 1024 * 1024,
       s3InboxUrl: null,
+      archiveUrl: null,
       s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: false },
     });
   });

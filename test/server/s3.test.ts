@@ -5,7 +5,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { openContext } from '../../src/context.js';
+import { runFromFolder } from '../../src/pipeline/intake.js';
+import { processQueue } from '../../src/pipeline/queue.js';
+import { approveRun } from '../../src/runs/runActions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollAllS3Inboxes, s3Client } from '../../src/channels/s3Inbox.js';
 import { addFeed } from '../../src/feeds/feeds.service.js';
@@ -32,7 +36,7 @@ describe('S3 inbox (s3rver)', () => {
     endpoint = `http://127.0.0.1:${port}`;
     const dir = await mkdtemp(join(tmpdir(), 's3rver-'));
     // s3rver's paged listing needs the legacy OpenSSL provider in its own process.
-    s3 = spawn(process.execPath, ['--openssl-legacy-provider', join('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', 'drops'], {
+    s3 = spawn(process.execPath, ['--openssl-legacy-provider', join('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', 'drops', '--configure-bucket', 'archive'], {
       stdio: 'ignore',
     });
     for (let i = 0; i < 100; i++) {
@@ -77,5 +81,26 @@ describe('S3 inbox (s3rver)', () => {
     await pollAllS3Inboxes(env.ctx);
     expect((await listRuns(env.ctx.database.knex)).length).toBe(1);
     client.destroy();
+  });
+
+  it('keeps the run archive in a bucket with ARCHIVE_URL, and runs from it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-s3-archive-'));
+    const ctx = await openContext(
+      loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, SLUICE_DATA_DIR: dir, ARCHIVE_URL: 's3://archive/runs/', S3_ENDPOINT: endpoint }),
+    );
+    try {
+      const feed = await addFeed(ctx.database.knex, 'hr');
+      const run = await runFromFolder(ctx, feed, join(samples, 'basic'), { keepSource: true });
+      await processQueue(ctx);
+      expect((await approveRun(ctx, run.id)).state).toBe('applied');
+      expect(await ctx.database.knex('directory_users').count({ n: '*' })).toEqual([{ n: 150 }]);
+      expect((await ctx.archive.list(`hr/${run.id}/`)).sort()).toEqual(['control.json', 'groups.csv', 'memberships.csv', 'people.csv']);
+      const client = s3Client(ctx.config.s3);
+      const object = await client.send(new GetObjectCommand({ Bucket: 'archive', Key: `runs/hr/${run.id}/people.csv` }));
+      expect(Buffer.from(await object.Body!.transformToByteArray()).equals(await readFile(join(samples, 'basic', 'people.csv')))).toBe(true);
+      client.destroy();
+    } finally {
+      await ctx.database.close();
+    }
   });
 });
