@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Context as SluiceContext } from '../context.js';
 import { openApiDocument } from './api/openapi.js';
-import { runRoutes, uploadRoutes, type UploadLimits } from './api/uploads.js';
+import { runRoutes } from './api/runs.js';
+import { uploadRoutes, type UploadLimits } from './api/uploads.js';
 import { errorHandler } from './errorHandler.js';
 import { renderMetrics } from './metrics.js';
 
