@@ -19,11 +19,15 @@ export function peekMode(controlText: string): 'full' | 'delta' | null {
   return null;
 }
 
-/** The data files a control file names, read leniently; null when it is not a readable control file. */
+/**
+ * The data files a control file names, read leniently, for knowing when a set is complete;
+ * null when it is not a readable control file. Names that cannot be files (paths) are not
+ * awaited: validation reports them.
+ */
 export function namedFiles(controlText: string): string[] | null {
   try {
     const value = JSON.parse(controlText.replace(/^\uFEFF/, '')) as { files?: unknown };
-    if (value && typeof value === 'object' && value.files && typeof value.files === 'object') return Object.keys(value.files);
+    if (value && typeof value === 'object' && value.files && typeof value.files === 'object') return Object.keys(value.files).filter(isPlainFileName);
   } catch {
     /* reported by validation */
   }

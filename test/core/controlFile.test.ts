@@ -77,3 +77,11 @@ describe('control file', () => {
     expect(mappingFingerprint(a)).not.toBe(mappingFingerprint(c));
   });
 });
+
+describe('reading a control file leniently to know when a set is complete', () => {
+  it('awaits only plain file names', async () => {
+    const { namedFiles } = await import('../../src/core/uploadSet.js');
+    expect(namedFiles('{"files": {"a.csv": {}, "../etc/passwd": {}, "b/c.csv": {}}}')).toEqual(['a.csv']);
+    expect(namedFiles('not json')).toBeNull();
+  });
+});
