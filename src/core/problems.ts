@@ -39,7 +39,8 @@ export type ProblemCode =
   | 'value_too_long'
   | 'key_duplicate'
   | 'group_duplicate'
-  | 'membership_unknown_user';
+  | 'membership_unknown_user'
+  | 'processing_error';
 
 /** `people.csv:12:5: message`, the form editors and terminals link to. */
 export function formatProblem(p: Problem): string {

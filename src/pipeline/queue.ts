@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { log } from '../log.js';
-import { addRunEvent, supersedeOlderRuns, type Run } from '../runs/runs.service.js';
+import { setProblem } from '../core/problems.js';
+import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
 import { applyRun, leaseUntil, processRun } from './processRun.js';
 import { clearStaging } from './stagingChecks.js';
@@ -64,7 +65,11 @@ export async function recoverStaleRuns(ctx: Context): Promise<number[]> {
       state: state === 'validating' ? 'queued' : undefined,
     });
     if (state === 'applying') {
-      await withLease(ctx, id, () => applyRun(ctx, id, { from: 'applying' }));
+      try {
+        await withLease(ctx, id, () => applyRun(ctx, id, { from: 'applying' }));
+      } catch (error) {
+        await afterError(ctx, id, error);
+      }
       resumed.push(id);
     }
   }
@@ -90,6 +95,9 @@ export async function withLease<T>(ctx: Context, runId: number, work: () => Prom
   }
 }
 
+/** Processing a run that keeps failing with an error stops after this many attempts. */
+export const MAX_ATTEMPTS = 3;
+
 /** Processes queued runs until none is left that can go (optionally of one feed). */
 export async function processQueue(ctx: Context, options: { feedId?: number } = {}): Promise<Run[]> {
   await recoverStaleRuns(ctx);
@@ -100,8 +108,34 @@ export async function processQueue(ctx: Context, options: { feedId?: number } = 
     try {
       processed.push(await withLease(ctx, runId, () => processRun(ctx, runId)));
     } catch (error) {
-      log.error('run processing stopped with an error', { run: runId, error: String((error as Error)?.stack ?? error) });
-      throw error;
+      processed.push(await afterError(ctx, runId, error));
     }
   }
+}
+
+/**
+ * An error (a lost connection, a bug, a file that breaks something) leaves the directory as it
+ * was: validation writes only staging, and an apply's transaction rolled back. The run is tried
+ * again — a lost connection is usually gone the next time — and fails for good, with the error
+ * in its list, after MAX_ATTEMPTS.
+ */
+async function afterError(ctx: Context, runId: number, error: unknown): Promise<Run> {
+  const db = ctx.database.knex;
+  const message = String((error as Error)?.message ?? error);
+  log.error('run processing stopped with an error', { run: runId, error: String((error as Error)?.stack ?? error) });
+  await db('runs').where({ id: runId }).increment('attempts', 1);
+  const run = await getRun(db, runId);
+  const attempts = Number((await db('runs').where({ id: runId }).first('attempts')).attempts);
+  if (run.state !== 'validating' && run.state !== 'applying') return run;
+  if (attempts < MAX_ATTEMPTS) {
+    await addRunEvent(db, runId, `processing stopped with an error (attempt ${attempts} of ${MAX_ATTEMPTS}): ${message}; trying again`);
+    if (run.state === 'validating') await transition(db, runId, ['validating'], 'queued', { message: 'queued again after an error' });
+    else await db('runs').where({ id: runId }).update({ lease_expires_at: toDbTime(new Date(0)) }); // recovery re-applies it
+    return getRun(db, runId);
+  }
+  await recordProblems(db, ctx.database.dialect, runId, [setProblem('processing_error', `processing failed ${attempts} times; the last error: ${message}`)]);
+  await db('runs').where({ id: runId }).increment('error_count', 1);
+  await clearStaging(ctx, runId);
+  await transition(db, runId, ['validating', 'applying'], 'failed', { message: `failed after ${attempts} attempts: ${message}; nothing was written` });
+  return getRun(db, runId);
 }

@@ -270,4 +270,37 @@ describe.each(testDatabases)('pipeline on $name', (database) => {
       { code: 'red', name: 'Réd team' },
     ]);
   });
+
+  describe('a run whose processing throws', () => {
+    afterEach(() => {
+      delete process.env.SLUICE_FAULT;
+    });
+
+    it('is tried again, and fails with the error after three attempts, writing nothing', async () => {
+      await applyBasic();
+      const before = await directorySnapshot(env.ctx, 'demo');
+      process.env.SLUICE_FAULT = 'throw:validate:after-staging';
+      const run = await importSample('changes');
+      expect(run.state).toBe('failed');
+      expect((await runErrors(db(), run.id)).map((e) => e.text)).toEqual(['processing failed 3 times; the last error: injected fault at validate:after-staging']);
+      expect((await runEvents(db(), run.id)).filter((e) => /trying again/.test(e.message))).toHaveLength(2);
+
+      process.env.SLUICE_FAULT = 'throw:apply:after-user-creates';
+      const second = await importSample('changes');
+      for (let i = 0; i < 3; i++) await processQueue(env.ctx);
+      expect((await getRun(db(), second.id)).state).toBe('failed');
+      expect(await directorySnapshot(env.ctx, 'demo')).toEqual(before);
+    });
+
+    it('completes when the error goes away, as after a lost connection', async () => {
+      await applyBasic();
+      process.env.SLUICE_FAULT = 'throw:apply:after-user-updates';
+      const run = await importSample('changes');
+      expect(run.state).toBe('applying');
+      delete process.env.SLUICE_FAULT;
+      await processQueue(env.ctx);
+      expect((await getRun(db(), run.id)).state).toBe('applied');
+      expect(await directoryUser(env.ctx, 'u1001')).toMatchObject({ last_name: 'Schmidt-Weber' });
+    });
+  });
 });

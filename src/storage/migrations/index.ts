@@ -3,6 +3,7 @@ import * as createFeedsAndRuns from './20261121A-create-feeds-and-runs.js';
 import * as createDirectory from './20261121B-create-directory.js';
 import * as createStaging from './20261121C-create-staging.js';
 import * as createApiKeysAndLeases from './20261121D-create-api-keys-and-leases.js';
+import * as addRunAttempts from './20261121E-add-run-attempts.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -10,6 +11,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121B-create-directory': createDirectory,
   '20261121C-create-staging': createStaging,
   '20261121D-create-api-keys-and-leases': createApiKeysAndLeases,
+  '20261121E-add-run-attempts': addRunAttempts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
