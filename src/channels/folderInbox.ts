@@ -70,9 +70,10 @@ export class FolderInbox {
 
     const run = await openReceivingRun(this.ctx, feed, 'folder');
     await adoptArchivedFiles(this.ctx, feed, run);
-    const have = new Set((await runFiles(db, run.id)).map((f) => f.name));
+    const files = await runFiles(db, run.id);
+    const have = new Set(files.map((f) => f.name));
     let wanted: string[] | null = null;
-    const control = (await runFiles(db, run.id)).find((f) => f.name === CONTROL_FILE_NAME);
+    const control = files.find((f) => f.name === CONTROL_FILE_NAME);
     if (control) wanted = namedFiles((await buffer(this.ctx.archive.read(control.storageKey))).toString('utf8'));
     else if (settled.has(CONTROL_FILE_NAME)) wanted = namedFiles(await readFile(join(folder, CONTROL_FILE_NAME), 'utf8').catch(() => ''));
 

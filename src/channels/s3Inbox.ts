@@ -6,7 +6,7 @@ import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { isPlainFileName, isTemporaryName, namedFiles } from '../core/uploadSet.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { describeStored } from '../archive/archive.js';
+import { archiveKey, describeStored } from '../archive/archive.js';
 import { receiveFile } from '../pipeline/receiving.js';
 
 export interface S3Settings {
@@ -65,11 +65,10 @@ export async function pollS3Inbox(ctx: Context, client: S3Client, feedInboxUrl: 
   for (const name of [...named.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
     const object = objects.get(name)!;
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
-    const { run } = await receiveFile(ctx, feed, 's3', name, { stream: response.Body as Readable });
+    const { run, stored } = await receiveFile(ctx, feed, 's3', name, { stream: response.Body as Readable });
     runId = run.id;
-    const recorded = await ctx.database.knex('run_files').where({ run_id: run.id, name }).first('size', 'sha256', 'storage_key');
-    const stored = await describeStored(ctx.archive, recorded.storage_key);
-    if (stored.size !== object.Size || Number(recorded.size) !== object.Size || stored.sha256 !== recorded.sha256) {
+    const archived = await describeStored(ctx.archive, archiveKey(feed.slug, run.id, name));
+    if (archived.size !== object.Size || stored!.size !== object.Size || archived.sha256 !== stored!.sha256) {
       throw new Error(`s3://${bucket}/${object.Key}: the archived copy does not match the object; it stays in the inbox`);
     }
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));

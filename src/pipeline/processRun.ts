@@ -8,6 +8,7 @@ import { log } from '../log.js';
 import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
+import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
 import { PhaseTimer } from './phaseTimer.js';
 import { stageRun } from './stage.js';
@@ -151,7 +152,7 @@ const describeCounts = (run: Run) => {
   return `(users +${c.users.created} ~${c.users.updated} ⏸${c.users.suspended} ↺${c.users.reactivated} ✗${c.users.deleted}; groups +${c.groups.created} ~${c.groups.updated}; memberships +${c.memberships.added} −${c.memberships.removed})`;
 };
 
-export const leaseUntil = (ctx: Context) => new Date(Date.now() + ctx.leaseSeconds * 1000).toISOString().replace('T', ' ').replace('Z', '');
+export const leaseUntil = (ctx: Context) => toDbTime(new Date(Date.now() + ctx.leaseSeconds * 1000));
 
 async function supersedeOlder(ctx: Context, run: Run) {
   for (const id of await supersedeOlderRuns(ctx.database.knex, run.feedId, run.id)) await clearStaging(ctx, id);

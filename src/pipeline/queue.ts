@@ -125,7 +125,7 @@ async function afterError(ctx: Context, runId: number, error: unknown): Promise<
   log.error('run processing stopped with an error', { run: runId, error: String((error as Error)?.stack ?? error) });
   await db('runs').where({ id: runId }).increment('attempts', 1);
   const run = await getRun(db, runId);
-  const attempts = Number((await db('runs').where({ id: runId }).first('attempts')).attempts);
+  const attempts = run.attempts;
   if (run.state !== 'validating' && run.state !== 'applying') return run;
   if (attempts < MAX_ATTEMPTS) {
     await addRunEvent(db, runId, `processing stopped with an error (attempt ${attempts} of ${MAX_ATTEMPTS}): ${message}; trying again`);

@@ -5,7 +5,8 @@ import { namedFiles } from '../core/uploadSet.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { setProblem } from '../core/problems.js';
 import { addRunEvent, createRun, getRun, recordProblems, runFiles, transition, updateRunFields, type Run, type RunChannel } from '../runs/runs.service.js';
-import { describeStored } from '../archive/archive.js';
+import { describeStored, type StoredFile } from '../archive/archive.js';
+import { toDbTime } from '../storage/dialect.js';
 import { addRunFile, queueRun, recordRunFile } from './intake.js';
 
 type Source = Parameters<typeof addRunFile>[4];
@@ -28,16 +29,17 @@ export async function openReceivingRun(ctx: Context, feed: Feed, channel: RunCha
 
 export interface ReceiveResult {
   run: Run;
+  /** The file just received, as archived (absent from `completeIfReady`). */
+  stored?: StoredFile;
   /** Files the control file names that have not arrived (the control file itself while it has not). */
   missing: string[];
 }
 
 /** Adds one file to the feed's open set on `channel` (replacing a file of the same name) and queues the set once complete. */
 export async function receiveFile(ctx: Context, feed: Feed, channel: RunChannel, name: string, source: Source): Promise<ReceiveResult> {
-  const db = ctx.database.knex;
   const run = await openReceivingRun(ctx, feed, channel);
-  await addRunFile(ctx, run, feed, name, source);
-  return completeIfReady(ctx, run.id);
+  const stored = await addRunFile(ctx, run, feed, name, source);
+  return { ...(await completeIfReady(ctx, run.id)), stored };
 }
 
 /**
@@ -79,7 +81,7 @@ export async function completeIfReady(ctx: Context, runId: number): Promise<Rece
 /** Sets that stayed incomplete longer than `olderThanMs` fail, saying what never arrived. */
 export async function failIncompleteRuns(ctx: Context, olderThanMs: number): Promise<number[]> {
   const db = ctx.database.knex;
-  const cutoff = new Date(Date.now() - olderThanMs).toISOString().replace('T', ' ').replace('Z', '');
+  const cutoff = toDbTime(new Date(Date.now() - olderThanMs));
   const stale = (await db('runs').where({ state: 'receiving' }).where('created_at', '<', cutoff).pluck('id')) as number[];
   const failed: number[] = [];
   for (const id of stale.map(Number)) {

@@ -23,6 +23,8 @@ export interface Run {
   counts: ChangeCounts;
   rowCount: number;
   errorCount: number;
+  /** How often processing failed with an error. */
+  attempts: number;
   leaseOwner: string | null;
   createdAt: string;
   updatedAt: string;
@@ -47,6 +49,7 @@ const fromRow = (row: any): Run => ({
   counts: row.counts ? JSON.parse(row.counts) : emptyCounts(),
   rowCount: Number(row.row_count),
   errorCount: Number(row.error_count),
+  attempts: Number(row.attempts ?? 0),
   leaseOwner: row.lease_owner,
   createdAt: fromDbTime(row.created_at)!,
   updatedAt: fromDbTime(row.updated_at)!,

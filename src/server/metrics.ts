@@ -1,4 +1,5 @@
 import type { Context as SluiceContext } from '../context.js';
+import { fromDbTime } from '../storage/dialect.js';
 
 /** Prometheus text exposition: runs by state, queue depth, held runs, last run's throughput. */
 export async function renderMetrics(sluice: SluiceContext): Promise<string> {
@@ -11,7 +12,7 @@ export async function renderMetrics(sluice: SluiceContext): Promise<string> {
   lines.push('# HELP sluice_held_runs Runs waiting for an administrator.', '# TYPE sluice_held_runs gauge', `sluice_held_runs ${count('held')}`);
   const last = await db('runs').where({ state: 'applied' }).orderBy('id', 'desc').first('row_count', 'created_at', 'finished_at');
   if (last?.finished_at) {
-    const seconds = Math.max(0.001, (Date.parse(`${String(last.finished_at).replace(' ', 'T')}Z`) - Date.parse(`${String(last.created_at).replace(' ', 'T')}Z`)) / 1000);
+    const seconds = Math.max(0.001, (Date.parse(fromDbTime(last.finished_at)!) - Date.parse(fromDbTime(last.created_at)!)) / 1000);
     lines.push('# HELP sluice_last_run_rows_per_second Rows per second of the last applied run.', '# TYPE sluice_last_run_rows_per_second gauge');
     lines.push(`sluice_last_run_rows_per_second ${Math.round(Number(last.row_count) / seconds)}`);
   }

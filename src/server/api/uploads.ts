@@ -33,11 +33,10 @@ export function uploadRoutes(router: Router, sluice: SluiceContext, limits: Uplo
     if (declared > limits.maxUploadBytes) throw new SluiceError('too_large', `the file is larger than the limit of ${limits.maxUploadBytes} bytes`);
     const body = ctx.req.pipe(sizeLimit(limits.maxUploadBytes));
     ctx.req.on('error', (error) => body.destroy(error));
-    const { run, missing } = await receiveFile(sluice, feed, 'http', name, { stream: body });
-    const stored = await sluice.database.knex('run_files').where({ run_id: run.id, name }).first('size', 'sha256');
+    const { run, missing, stored } = await receiveFile(sluice, feed, 'http', name, { stream: body });
     ctx.status = 201;
     ctx.body = {
-      file: { name, size: Number(stored.size), sha256: stored.sha256 },
+      file: { name, size: stored!.size, sha256: stored!.sha256 },
       run: { id: run.id, state: run.state, missing, statusUrl: runUrl(sluice, run.id) },
     };
   });
