@@ -20,6 +20,8 @@ export interface Config {
   /** `s3://bucket/prefix/` keeps the run archive in a bucket instead of under the data folder. */
   archiveUrl: string | null;
   s3: { endpoint?: string; region: string; forcePathStyle: boolean };
+  /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
+  trustProxy: boolean;
 }
 
 /**
@@ -82,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes,
     s3InboxUrl: s3InboxUrl && !s3InboxUrl.endsWith('/') ? `${s3InboxUrl}/` : s3InboxUrl,
     archiveUrl,
+    trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'too_large'
+  | 'too_many_attempts'
   | 'internal';
 
 export class SluiceError extends Error {

@@ -66,6 +66,18 @@ describe('sluice CLI', () => {
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, errors: expect.arrayContaining([expect.objectContaining({ code: 'header_unknown', line: 1, column: 3 })]) });
   });
 
+  it('adds admin accounts with a password shown once, lists them, and refuses a bad role', async () => {
+    const added = await runCli(['admin', 'add', 'Ops@Example.org', '--role', 'operator'], env);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toMatch(/^ops@example\.org \(operator\)\npassword: [A-Za-z2-9]{20}\n\nThis is the only time the password is shown/);
+    const listed = await runCli(['admin', 'list', '--json'], env);
+    expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ email: 'ops@example.org', role: 'operator', lastSignInAt: null })]);
+    expect(listed.stdout).not.toMatch(/password/i);
+    const bad = await runCli(['admin', 'add', 'x@example.org', '--role', 'root'], env);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('role must be one of viewer, operator, admin (got "root")')]);
+    expect((await runCli(['admin', 'add', 'ops@example.org', '--role', 'viewer'], env)).stderr).toContain('an admin account for ops@example.org already exists');
+  });
+
   it('exits 2 on usage errors and explains them', async () => {
     expect((await runCli(['frobnicate'], env)).code).toBe(2);
     const badSetting = await runCli(['feed', 'set', 'hr', 'onMissing', 'erase'], env);

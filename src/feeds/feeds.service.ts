@@ -1,5 +1,6 @@
 import { notFound, SluiceError, usageError } from '../errors.js';
 import { parseFeedSetting, resolveFeedSettings, type FeedSettings } from '../core/feedSettings.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
 
 export interface Feed {
@@ -64,13 +65,40 @@ export async function listFeeds(db: Db): Promise<Feed[]> {
 }
 
 /** Sets one setting from its text form; returns the new settings. */
-export async function setFeedSetting(db: Db, slug: string, key: string, value: string): Promise<Feed> {
+export async function setFeedSetting(db: Db, slug: string, key: string, value: string, actor?: string): Promise<Feed> {
+  return updateFeedSettings(db, slug, { [key]: value }, actor);
+}
+
+/**
+ * Sets several settings from their text forms, all or none: every invalid value is reported at
+ * once (`details.fields`), and nothing is stored unless all are valid. Changes are audited.
+ */
+export async function updateFeedSettings(db: Db, slug: string, texts: Record<string, string>, actor?: string): Promise<Feed> {
   const feed = await getFeed(db, slug);
+  const parsed: Partial<FeedSettings> = {};
+  const fields: Record<string, string> = {};
+  for (const [key, text] of Object.entries(texts)) {
+    try {
+      Object.assign(parsed, parseFeedSetting(key, text));
+    } catch (error) {
+      if (!(error instanceof SluiceError)) throw error;
+      fields[key] = error.message;
+    }
+  }
+  const problems = Object.values(fields);
+  if (problems.length) throw new SluiceError('invalid_setting', problems.join('; '), { fields });
+
   const row = (await db('feeds').where({ id: feed.id }).first('settings')) as { settings: string };
-  const stored = { ...(JSON.parse(row.settings) as Partial<FeedSettings>), ...parseFeedSetting(key, value) };
+  const stored = { ...(JSON.parse(row.settings) as Partial<FeedSettings>), ...parsed };
+  const changed = Object.fromEntries(
+    Object.entries(parsed)
+      .filter(([key, value]) => JSON.stringify(feed.settings[key as keyof FeedSettings]) !== JSON.stringify(value))
+      .map(([key, value]) => [key, { before: feed.settings[key as keyof FeedSettings], after: value }]),
+  );
   const update: Record<string, unknown> = { settings: JSON.stringify(stored), updated_at: toDbTime() };
-  if (key === 'profileEditUrl') update.profile_edit_url = stored.profileEditUrl ?? null;
+  if ('profileEditUrl' in parsed) update.profile_edit_url = stored.profileEditUrl ?? null;
   await db('feeds').where({ id: feed.id }).update(update);
+  if (Object.keys(changed).length) await recordAudit(db, { actor: actor ?? 'unknown', action: 'feed.settings', target: `feed ${feed.slug}`, details: changed });
   return getFeed(db, slug);
 }
 

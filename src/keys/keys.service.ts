@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { recordAudit } from '../audit/audit.service.js';
 import { notFound } from '../errors.js';
 import { getFeed } from '../feeds/feeds.service.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
@@ -19,11 +20,12 @@ const hash = (key: string) => createHash('sha256').update(key).digest('hex');
  * Keys look like `sluice_<12 characters>_<32 characters>`. They are random, so one SHA-256 is
  * enough to store them safely; the key itself is shown once and never stored.
  */
-export async function createApiKey(db: Db, feedSlug: string, label?: string): Promise<{ key: string; apiKey: ApiKey }> {
+export async function createApiKey(db: Db, feedSlug: string, label?: string, actor?: string): Promise<{ key: string; apiKey: ApiKey }> {
   const feed = await getFeed(db, feedSlug);
   const prefix = `sluice_${randomBytes(9).toString('base64url')}`;
   const key = `${prefix}_${randomBytes(24).toString('base64url')}`;
   const [id] = await db('api_keys').insert({ feed_id: feed.id, prefix, key_hash: hash(key), label: label ?? null, created_at: toDbTime() });
+  if (actor) await recordAudit(db, { actor, action: 'key.create', target: `feed ${feed.slug}`, details: { prefix, label: label ?? null } });
   return { key, apiKey: await getApiKey(db, Number(id)) };
 }
 
@@ -51,12 +53,15 @@ export async function listApiKeys(db: Db, feedId?: number): Promise<ApiKey[]> {
 }
 
 /** Revokes by id or by prefix (what `key create` printed before the second underscore). */
-export async function revokeApiKey(db: Db, idOrPrefix: string): Promise<ApiKey> {
+export async function revokeApiKey(db: Db, idOrPrefix: string, actor?: string): Promise<ApiKey> {
   const row = await db('api_keys')
     .where(/^\d+$/.test(idOrPrefix) ? { id: Number(idOrPrefix) } : { prefix: idOrPrefix })
     .first();
   if (!row) throw notFound('API key', idOrPrefix);
-  if (!row.revoked_at) await db('api_keys').where({ id: row.id }).update({ revoked_at: toDbTime() });
+  if (!row.revoked_at) {
+    await db('api_keys').where({ id: row.id }).update({ revoked_at: toDbTime() });
+    if (actor) await recordAudit(db, { actor, action: 'key.revoke', target: row.prefix });
+  }
   return getApiKey(db, Number(row.id));
 }
 

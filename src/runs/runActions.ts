@@ -6,6 +6,7 @@ import { applyRun } from '../pipeline/processRun.js';
 import { processQueue, withLease } from '../pipeline/queue.js';
 import { clearStaging } from '../pipeline/stagingChecks.js';
 import { invalidState } from '../errors.js';
+import { recordAudit } from '../audit/audit.service.js';
 import type { RunState } from '../core/feedSettings.js';
 import { getRun, requireTransition, runFiles, type Run } from './runs.service.js';
 
@@ -13,6 +14,7 @@ import { getRun, requireTransition, runFiles, type Run } from './runs.service.js
 
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
   assertState(await getRun(ctx.database.knex, runId), ['held'], 'apply');
+  await audit(ctx, actor, 'run.apply', runId);
   return withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
 }
 
@@ -27,6 +29,7 @@ export async function cancelRun(ctx: Context, runId: number, options: { actor?: 
   } else {
     await requireTransition(db, run, ['receiving', 'queued', 'held'], 'cancelled', { actor: options.actor, message: 'cancelled; its files stay downloadable' });
   }
+  await audit(ctx, options.actor, options.unsafe ? 'run.cancel-unsafe' : 'run.cancel', runId);
   await clearStaging(ctx, runId);
   return getRun(db, runId);
 }
@@ -39,11 +42,12 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const feed = await getFeed(db, source.feedId);
   const run = await startRun(ctx, feed, 'reapply', { reapplyOf: source.id, forceUpdate: true, actor });
   const files = await runFiles(db, source.id);
-  if (files.some((f) => f.purged)) throw new Error(`run ${source.id}'s files were removed by retention; it cannot be re-applied`);
+  if (files.some((f) => f.purged)) throw invalidState(`run ${source.id}'s files were removed by retention; it cannot be re-applied`);
   for (const file of files.sort((a, b) => Number(a.role === 'control') - Number(b.role === 'control'))) {
     await addRunFile(ctx, run, feed, file.name, { stream: ctx.archive.read(archiveKey(feed.slug, source.id, file.name)) });
   }
   await queueRun(ctx, run.id);
+  await audit(ctx, actor, 'run.reapply', source.id, { newRun: run.id });
   await processQueue(ctx, { feedId: feed.id });
   return getRun(db, run.id);
 }
@@ -52,6 +56,7 @@ export async function revalidateRun(ctx: Context, runId: number, actor?: string)
   const db = ctx.database.knex;
   const run = await getRun(db, runId);
   await requireTransition(db, run, ['failed'], 'queued', { actor, message: 're-validating the same files', fields: { finished_at: null } });
+  await audit(ctx, actor, 'run.revalidate', runId);
   await processQueue(ctx, { feedId: run.feedId });
   return getRun(db, runId);
 }
@@ -60,4 +65,9 @@ function assertState(run: Run, allowed: RunState[], action: string) {
   if (!allowed.includes(run.state)) {
     throw invalidState(`run ${run.id} is ${run.state}; ${action} needs it to be ${allowed.join(' or ')}`, { state: run.state });
   }
+}
+
+/** Actions taken by a person are audited; the pipeline's own moves are in the run timeline. */
+async function audit(ctx: Context, actor: string | undefined, action: string, runId: number, details?: Record<string, unknown>) {
+  if (actor) await recordAudit(ctx.database.knex, { actor, action, target: `run ${runId}`, details });
 }

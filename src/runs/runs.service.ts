@@ -89,11 +89,28 @@ export async function getRun(db: Db, id: number): Promise<Run> {
   return run;
 }
 
-export async function listRuns(db: Db, filter: { feedId?: number; states?: RunState[]; limit?: number; offset?: number } = {}): Promise<Run[]> {
-  const query = db('runs').orderBy('id', 'desc').limit(filter.limit ?? 50).offset(filter.offset ?? 0);
+export interface RunFilter {
+  feedId?: number;
+  states?: RunState[];
+  ids?: number[];
+}
+
+const filteredRuns = (db: Db, filter: RunFilter) => {
+  const query = db('runs');
   if (filter.feedId !== undefined) query.where({ feed_id: filter.feedId });
   if (filter.states?.length) query.whereIn('state', filter.states);
-  return (await query).map(fromRow);
+  if (filter.ids) query.whereIn('id', filter.ids);
+  return query;
+};
+
+/** Newest first. */
+export async function listRuns(db: Db, filter: RunFilter & { limit?: number; offset?: number } = {}): Promise<Run[]> {
+  return (await filteredRuns(db, filter).orderBy('id', 'desc').limit(filter.limit ?? 50).offset(filter.offset ?? 0)).map(fromRow);
+}
+
+export async function countRuns(db: Db, filter: RunFilter = {}): Promise<number> {
+  const [row] = (await filteredRuns(db, filter).count({ n: '*' })) as { n: number | string }[];
+  return Number(row?.n ?? 0);
 }
 
 export async function addRunEvent(db: Db, runId: number, message: string, extra: { state?: RunState; actor?: string } = {}) {

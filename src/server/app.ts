@@ -4,13 +4,16 @@ import type { Context as SluiceContext } from '../context.js';
 import { openApiDocument } from './api/openapi.js';
 import { runRoutes } from './api/runs.js';
 import { uploadRoutes, type UploadLimits } from './api/uploads.js';
+import { adminPages } from './admin/index.js';
+import type { BackgroundWork } from './backgroundWork.js';
 import { errorHandler } from './errorHandler.js';
 import { renderMetrics } from './metrics.js';
 
-/** The HTTP side of Sluice: the upload API, health and metrics. Routes only translate. */
-export function createApp(sluice: SluiceContext, limits: UploadLimits): Koa {
-  const app = new Koa();
+/** The HTTP side of Sluice: the admin pages, the upload API, health and metrics. Routes only translate. */
+export function createApp(sluice: SluiceContext, limits: UploadLimits, background: BackgroundWork): Koa {
+  const app = new Koa({ proxy: sluice.config.trustProxy });
   const router = new Router();
+  router.get('/', (ctx) => ctx.redirect('/admin'));
   router.get('/healthz', async (ctx) => {
     await sluice.database.knex.raw('SELECT 1');
     ctx.body = { status: 'ok' };
@@ -24,6 +27,7 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits): Koa {
   });
   uploadRoutes(router, sluice, limits);
   runRoutes(router, sluice);
+  app.use(adminPages(sluice, background));
   app.use(errorHandler);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -13,6 +13,7 @@ const statusOf: Record<ErrorCode, number> = {
   unauthorized: 401,
   forbidden: 403,
   too_large: 413,
+  too_many_attempts: 429,
   internal: 500,
 };
 

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import Bree from 'bree';
 import { watch, type FSWatcher } from 'chokidar';
+import { addAdmin, countAdmins } from '../admins/admins.service.js';
 import { FolderInbox } from '../channels/folderInbox.js';
 import type { Config } from '../config.js';
 import { redact } from '../config.js';
@@ -13,11 +14,14 @@ import { jobSchedule } from '../jobs/schedule.js';
 import { log } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { createApp } from './app.js';
+import { BackgroundWork } from './backgroundWork.js';
 
 export interface RunningServer {
   ctx: Context;
   url: string;
   inbox: FolderInbox;
+  /** The account created on first start of the embedded default; its password is shown once. */
+  firstAdmin?: { email: string; password: string };
   /** Stops intake, lets running work end, closes the database; at most `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -29,10 +33,19 @@ export interface RunningServer {
 export async function serve(config: Config, options: { jobs?: boolean; rescanMs?: number } = {}): Promise<RunningServer> {
   const ctx = await openContext(config);
   const db = ctx.database.knex;
-  if (config.databaseUrl.startsWith('sqlite:') && !(await findFeed(db, 'demo'))) await addFeed(db, 'demo', { name: 'Demo feed' });
+  // The embedded default is ready to use: a demo feed and a first admin account.
+  let firstAdmin: RunningServer['firstAdmin'];
+  if (config.databaseUrl.startsWith('sqlite:')) {
+    if (!(await findFeed(db, 'demo'))) await addFeed(db, 'demo', { name: 'Demo feed' });
+    if ((await countAdmins(db)) === 0) {
+      const { admin, password } = await addAdmin(db, { email: 'admin@localhost', role: 'admin', actor: 'sluice serve' });
+      firstAdmin = { email: admin.email, password };
+    }
+  }
   for (const feed of await listFeeds(db)) await mkdir(join(config.inboxDir, feed.slug), { recursive: true });
 
-  const app = createApp(ctx, { maxUploadBytes: config.maxUploadBytes });
+  const background = new BackgroundWork();
+  const app = createApp(ctx, { maxUploadBytes: config.maxUploadBytes }, background);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, () => resolve(s));
   });
@@ -91,6 +104,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
     ctx,
     url,
     inbox,
+    firstAdmin,
     stop(graceMs = 30_000) {
       stopping ??= (async () => {
         const deadline = setTimeout(() => {
@@ -110,6 +124,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
         //    from its lease by the next process), uploads in flight complete.
         if (bree) await bree.stop();
         await closed;
+        await background.drain();
         // 3. Close the database.
         await ctx.database.close();
         clearTimeout(deadline);

@@ -16,6 +16,7 @@ describe('configuration', () => {
       s3InboxUrl: null,
       archiveUrl: null,
       s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: false },
+      trustProxy: false,
     });
   });
 

@@ -9,20 +9,11 @@ import { serve } from '../../src/server/serve.js';
 import { processQueue } from '../../src/pipeline/queue.js';
 import { listRuns } from '../../src/runs/runs.service.js';
 import { sluice } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples } from '../helpers/uploads.js';
 
 const basic = join(samples, 'basic');
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('folder inbox', () => {
   const stops: (() => Promise<void>)[] = [];

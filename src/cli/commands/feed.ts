@@ -4,7 +4,7 @@ import { formatProblem } from '../../core/problems.js';
 import { usageError } from '../../errors.js';
 import { addFeed, getFeed, listFeeds, setFeedControlFile, setFeedSetting, type Feed } from '../../feeds/feeds.service.js';
 import { EXIT, printJson } from '../output.js';
-import { positional, withContext, type Command } from './shared.js';
+import { cliActor, positional, withContext, type Command } from './shared.js';
 
 const presentFeed = (feed: Feed) => ({ id: feed.id, slug: feed.slug, name: feed.name, settings: feed.settings, hasControlFile: feed.controlFile !== null });
 
@@ -26,7 +26,7 @@ export const feedCommand: Command = {
           print(await addFeed(db, positional(input, 1, 'slug'), { name: input.options.name as string | undefined }), input.json);
           return EXIT.done;
         case 'set':
-          print(await setFeedSetting(db, positional(input, 1, 'slug'), positional(input, 2, 'key'), positional(input, 3, 'value')), input.json);
+          print(await setFeedSetting(db, positional(input, 1, 'slug'), positional(input, 2, 'key'), positional(input, 3, 'value'), cliActor()), input.json);
           return EXIT.done;
         case 'show':
           if (input.args[1]) print(await getFeed(db, input.args[1]), input.json);

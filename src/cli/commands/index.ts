@@ -1,5 +1,6 @@
 import { migrateLatest, openDatabase } from '../../storage/database.js';
 import { EXIT } from '../output.js';
+import { adminCommand } from './admins.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
@@ -32,6 +33,7 @@ export const commands: Record<string, Command> = {
   validate: validateCommand,
   import: importCommand,
   key: keyCommand,
+  admin: adminCommand,
   upload: uploadCommand,
 };
 

@@ -2,7 +2,7 @@ import { usageError } from '../../errors.js';
 import { getFeed } from '../../feeds/feeds.service.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../keys/keys.service.js';
 import { EXIT, printJson } from '../output.js';
-import { positional, withContext, type Command } from './shared.js';
+import { cliActor, positional, withContext, type Command } from './shared.js';
 
 export const keyCommand: Command = {
   summary: 'key create <feed> [--label L] | revoke <id or prefix> | list [<feed>]: API keys for the upload API',
@@ -12,13 +12,13 @@ export const keyCommand: Command = {
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       if (sub === 'create') {
-        const { key, apiKey } = await createApiKey(db, positional(input, 1, 'feed'), input.options.label as string | undefined);
+        const { key, apiKey } = await createApiKey(db, positional(input, 1, 'feed'), input.options.label as string | undefined, cliActor());
         if (input.json) printJson({ ...apiKey, key });
         else process.stdout.write(`${key}\n\nThis is the only time the key is shown; it is stored hashed. Revoke it with: npx sluice key revoke ${apiKey.prefix}\n`);
         return EXIT.done;
       }
       if (sub === 'revoke') {
-        const apiKey = await revokeApiKey(db, positional(input, 1, 'id or prefix'));
+        const apiKey = await revokeApiKey(db, positional(input, 1, 'id or prefix'), cliActor());
         if (input.json) printJson(apiKey);
         else process.stdout.write(`revoked ${apiKey.prefix}\n`);
         return EXIT.done;

@@ -4,7 +4,7 @@ import { getFeed } from '../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
 import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
-import { positional, present, runId, withContext, type Command } from './shared.js';
+import { cliActor, positional, present, runId, withContext, type Command } from './shared.js';
 
 const states: RunState[] = ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'];
 
@@ -32,7 +32,7 @@ export const runCommand: Command = {
   async run(input) {
     const action = positional(input, 0, 'show|apply|cancel|reapply|revalidate');
     const id = runId(input, 1);
-    const actor = `cli:${process.env.USER ?? 'unknown'}`;
+    const actor = cliActor();
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const run =

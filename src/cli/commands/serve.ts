@@ -12,6 +12,13 @@ export const serveCommand: Command = {
     process.stdout.write(
       [
         `Sluice is listening on ${server.url} (public URL ${config.publicUrl})`,
+        `Admin page: ${config.publicUrl}/admin`,
+        ...(server.firstAdmin
+          ? [
+              `  First admin account: ${server.firstAdmin.email}  password: ${server.firstAdmin.password}`,
+              '  (shown this once; it is stored hashed — npx sluice admin reset-password admin@localhost makes a new one)',
+            ]
+          : []),
         `Drop upload sets into ${config.inboxDir}/<feed>/ — feeds: ${feeds.join(', ') || 'none yet (npx sluice feed add <slug>)'}`,
         `Upload API: PUT ${config.publicUrl}/api/v1/feeds/<feed>/files/<name> with an API key (npx sluice key create <feed>)`,
         '',

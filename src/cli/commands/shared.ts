@@ -32,6 +32,9 @@ export async function present(ctx: Context, run: Run, firstErrors?: number) {
   return presentRun(ctx.database.knex, run, await getFeed(ctx.database.knex, run.feedId), firstErrors);
 }
 
+/** How CLI actions appear in run timelines and the audit log. */
+export const cliActor = () => `cli:${process.env.USER ?? process.env.LOGNAME ?? 'unknown'}`;
+
 export function positional(input: CommandInput, index: number, name: string): string {
   const value = input.args[index];
   if (value === undefined) throw usageError(`missing <${name}>`);

@@ -4,6 +4,7 @@ import * as createDirectory from './20261121B-create-directory.js';
 import * as createStaging from './20261121C-create-staging.js';
 import * as createApiKeysAndLeases from './20261121D-create-api-keys-and-leases.js';
 import * as addRunAttempts from './20261121E-add-run-attempts.js';
+import * as createAdminsAndAudit from './20261121F-create-admins-and-audit.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121C-create-staging': createStaging,
   '20261121D-create-api-keys-and-leases': createApiKeysAndLeases,
   '20261121E-add-run-attempts': addRunAttempts,
+  '20261121F-create-admins-and-audit': createAdminsAndAudit,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,74 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { recordAudit } from '../audit/audit.service.js';
+import { SluiceError } from '../errors.js';
+import { toDbTime, type Db } from '../storage/dialect.js';
+import { findAdmin, normaliseEmail, type Admin } from './admins.service.js';
+import { verifyPassword } from './passwords.js';
+
+export const SESSION_HOURS = 12;
+/** Failed sign-ins allowed per account and per address within the window, before refusing. */
+export const SIGN_IN_LIMITS = { perEmail: 5, perAddress: 20, windowMinutes: 15 };
+
+export interface AdminSession {
+  admin: Admin;
+  csrfToken: string;
+  tokenHash: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** A fixed hash to verify against when the account does not exist, so timing tells nothing. */
+const NO_SUCH_ACCOUNT = 'scrypt$16384$8$1$c2x1aWNlLW5vLWFjY291bnQ$Q0hBTkdFTUVDSEFOR0VNRUNIQU5HRU1FQ0hBTkdFTUU';
+
+/**
+ * Checks a password and opens a session. Refuses (`too_many_attempts`) once an account or an
+ * address has failed too often recently; the refusal is counted in the database, so it holds
+ * across several Sluice processes.
+ */
+export async function signIn(db: Db, input: { email: string; password: string; ip: string }): Promise<{ token: string; session: AdminSession }> {
+  const email = normaliseEmail(input.email).slice(0, 320);
+  const ip = input.ip.slice(0, 64);
+  const since = toDbTime(new Date(Date.now() - SIGN_IN_LIMITS.windowMinutes * 60_000));
+  const failures = async (column: 'email' | 'ip', value: string) => {
+    const [row] = (await db('sign_in_attempts').where(column, value).where('at', '>=', since).where({ succeeded: false }).count({ n: '*' })) as { n: number | string }[];
+    return Number(row?.n ?? 0);
+  };
+  if ((await failures('email', email)) >= SIGN_IN_LIMITS.perEmail || (await failures('ip', ip)) >= SIGN_IN_LIMITS.perAddress) {
+    throw new SluiceError('too_many_attempts', `too many failed sign-ins; try again in ${SIGN_IN_LIMITS.windowMinutes} minutes`);
+  }
+  const admin = await findAdmin(db, email);
+  const row = admin ? ((await db('admins').where({ id: admin.id }).first('password_hash')) as { password_hash: string }) : null;
+  const ok = await verifyPassword(input.password, row?.password_hash ?? NO_SUCH_ACCOUNT);
+  await db('sign_in_attempts').insert({ email, ip, succeeded: Boolean(admin && ok), at: toDbTime() });
+  if (!admin || !ok) throw new SluiceError('unauthorized', 'the email address or the password is wrong');
+
+  const token = randomBytes(32).toString('base64url');
+  const csrfToken = randomBytes(24).toString('base64url');
+  const now = new Date();
+  await db('admin_sessions').insert({
+    token_hash: sha256(token),
+    admin_id: admin.id,
+    csrf_token: csrfToken,
+    created_at: toDbTime(now),
+    expires_at: toDbTime(new Date(now.getTime() + SESSION_HOURS * 3_600_000)),
+  });
+  await db('admins').where({ id: admin.id }).update({ last_sign_in_at: toDbTime(now) });
+  await db('admin_sessions').where('expires_at', '<', toDbTime(now)).delete();
+  await recordAudit(db, { actor: admin.email, action: 'session.sign-in', target: admin.email, details: { ip } });
+  return { token, session: { admin, csrfToken, tokenHash: sha256(token) } };
+}
+
+export async function findSession(db: Db, token: string | undefined): Promise<AdminSession | null> {
+  if (!token || token.length > 128) return null;
+  const tokenHash = sha256(token);
+  const row = (await db('admin_sessions').where({ token_hash: tokenHash }).where('expires_at', '>', toDbTime()).first()) as
+    | { admin_id: number; csrf_token: string }
+    | undefined;
+  if (!row) return null;
+  const admin = await findAdmin(db, Number(row.admin_id));
+  return admin ? { admin, csrfToken: row.csrf_token, tokenHash } : null;
+}
+
+export async function signOut(db: Db, session: AdminSession): Promise<void> {
+  await db('admin_sessions').where({ token_hash: session.tokenHash }).delete();
+  await recordAudit(db, { actor: session.admin.email, action: 'session.sign-out', target: session.admin.email });
+}

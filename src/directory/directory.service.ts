@@ -1,0 +1,110 @@
+import { fieldChanges } from '../core/fieldChanges.js';
+import { notFound } from '../errors.js';
+import { fromDbTime, type Db } from '../storage/dialect.js';
+import { fieldOfColumn, profileColumns } from './userColumns.js';
+
+export interface DirectoryUser {
+  feedId: number;
+  feedSlug: string;
+  key: string;
+  state: string;
+  fields: { name: string; value: unknown; locked: boolean }[];
+  lockedFields: string[];
+  sourceRecord: unknown;
+  createdAt: string;
+  updatedAt: string;
+  suspendedAt: string | null;
+  createdInRun: number;
+  lastSeenInRun: number;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const fromRow = (r: any): DirectoryUser => {
+  const lockedFields = JSON.parse(r.locked_fields ?? '[]') as string[];
+  const fields: DirectoryUser['fields'] = profileColumns
+    .filter((column) => r[column] !== null && r[column] !== undefined)
+    .map((column) => ({ name: fieldOfColumn[column]!, value: r[column], locked: lockedFields.includes(fieldOfColumn[column]!) }));
+  for (const [name, value] of Object.entries(JSON.parse(r.custom ?? '{}') as Record<string, unknown>)) {
+    fields.push({ name: `custom.${name}`, value, locked: lockedFields.includes(`custom.${name}`) || lockedFields.includes('custom') });
+  }
+  let sourceRecord: unknown = r.source_record;
+  try {
+    sourceRecord = r.source_record ? JSON.parse(r.source_record) : null;
+  } catch {
+    /* kept as text */
+  }
+  return {
+    feedId: Number(r.feed_id),
+    feedSlug: r.feed_slug,
+    key: r.user_key,
+    state: r.state,
+    fields,
+    lockedFields,
+    sourceRecord,
+    createdAt: fromDbTime(r.created_at)!,
+    updatedAt: fromDbTime(r.updated_at)!,
+    suspendedAt: fromDbTime(r.suspended_at),
+    createdInRun: Number(r.created_in_run),
+    lastSeenInRun: Number(r.last_seen_in_run),
+  };
+};
+
+const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').select('u.*', 'f.slug as feed_slug');
+
+/** Users whose key or email address is exactly `query`, in every feed (the indexed columns). */
+export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<DirectoryUser[]> {
+  const text = query.trim();
+  if (!text) return [];
+  const rows = await users(db)
+    .where((q) => q.where('u.user_key', text).orWhereIn('u.email', [...new Set([text, text.toLowerCase()])]))
+    .orderBy(['f.slug', 'u.user_key'])
+    .limit(limit);
+  return rows.map(fromRow);
+}
+
+export async function getDirectoryUser(db: Db, feedId: number, key: string): Promise<DirectoryUser> {
+  const row = await users(db).where({ 'u.feed_id': feedId, 'u.user_key': key }).first();
+  if (!row) throw notFound('user', key);
+  return fromRow(row);
+}
+
+export async function userGroups(db: Db, feedId: number, key: string) {
+  const rows = await db('directory_memberships as m')
+    .join('directory_groups as g', 'g.id', 'm.group_id')
+    .where({ 'm.feed_id': feedId, 'm.user_key': key })
+    .orderBy('g.code')
+    .select('g.code', 'g.name', 'm.managed');
+  return rows.map((r: any) => ({ code: r.code as string, name: r.name as string, managed: Boolean(Number(r.managed)) }));
+}
+
+/** The user's entries in the change log, newest first: their own and their memberships'. */
+export async function userHistory(db: Db, feedId: number, key: string, limit = 200) {
+  const rows = await db('directory_changes')
+    .where({ feed_id: feedId, entity_key: key })
+    .whereIn('entity', ['user', 'membership'])
+    .orderBy('seq', 'desc')
+    .limit(limit);
+  return rows.map((r: any) => ({
+    seq: Number(r.seq),
+    runId: Number(r.run_id),
+    at: fromDbTime(r.created_at)!,
+    entity: r.entity as string,
+    operation: r.operation as string,
+    groupCode: r.group_code as string | null,
+    fields: fieldChanges(r.before_values, r.after_values),
+  }));
+}
+
+export async function listGroups(db: Db, feedId: number, page: { limit: number; offset: number }) {
+  const [count] = (await db('directory_groups').where({ feed_id: feedId }).count({ n: '*' })) as { n: number | string }[];
+  const rows = await db('directory_groups as g')
+    .where('g.feed_id', feedId)
+    .orderBy('g.code')
+    .limit(page.limit)
+    .offset(page.offset)
+    .select('g.code', 'g.name', 'g.created_at', 'g.created_in_run', db.raw('(SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members'));
+  return {
+    total: Number(count?.n ?? 0),
+    groups: rows.map((r: any) => ({ code: r.code as string, name: r.name as string, members: Number(r.members), createdAt: fromDbTime(r.created_at)!, createdInRun: Number(r.created_in_run) })),
+  };
+}

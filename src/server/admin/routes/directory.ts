@@ -1,0 +1,46 @@
+import type Router from '@koa/router';
+import type { Context as SluiceContext } from '../../../context.js';
+import { getDirectoryUser, listGroups, lookUpUsers, userGroups, userHistory } from '../../../directory/directory.service.js';
+import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
+import { need, pageParams, pager, render } from '../http.js';
+
+const GROUPS_PER_PAGE = 100;
+
+export function directoryRoutes(router: Router, sluice: SluiceContext) {
+  const db = sluice.database.knex;
+
+  router.get('/users', need('viewer'), async (ctx) => {
+    const query = String(ctx.query.q ?? '').slice(0, 320);
+    const users = query ? await lookUpUsers(db, query) : [];
+    if (users.length === 1) return ctx.redirect(`/admin/feeds/${encodeURIComponent(users[0]!.feedSlug)}/users/${encodeURIComponent(users[0]!.key)}`);
+    render(ctx, 'users', { title: 'User lookup', query, users, searched: query !== '' });
+  });
+
+  router.get('/feeds/:feed/users/:key', need('viewer'), async (ctx) => {
+    const feed = await getFeed(db, ctx.params.feed!);
+    const key = ctx.params.key!;
+    const [user, groups, history] = await Promise.all([getDirectoryUser(db, feed.id, key), userGroups(db, feed.id, key), userHistory(db, feed.id, key)]);
+    render(ctx, 'user', {
+      title: `User ${key}`,
+      feed,
+      user,
+      groups,
+      history,
+      sourceRecord: user.sourceRecord === null ? null : JSON.stringify(user.sourceRecord, null, 2),
+    });
+  });
+
+  router.get('/groups', need('viewer'), async (ctx) => {
+    const feeds = await listFeeds(db);
+    const feed = feeds.find((f) => f.slug === ctx.query.feed) ?? feeds[0];
+    const { page, limit, offset } = pageParams(ctx, GROUPS_PER_PAGE);
+    const result = feed ? await listGroups(db, feed.id, { limit, offset }) : { total: 0, groups: [] };
+    render(ctx, 'groups', {
+      title: 'Groups',
+      feed,
+      feeds: feeds.map((f) => ({ slug: f.slug, selected: f.id === feed?.id })),
+      groups: result.groups,
+      pager: pager(ctx, page, GROUPS_PER_PAGE, result.total),
+    });
+  });
+}

@@ -1,0 +1,112 @@
+import type Router from '@koa/router';
+import type { Context as SluiceContext } from '../../../context.js';
+import type { RunState } from '../../../core/feedSettings.js';
+import { notFound, SluiceError } from '../../../errors.js';
+import { getFeed } from '../../../feeds/feeds.service.js';
+import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
+import { getRun, type Run } from '../../../runs/runs.service.js';
+import type { BackgroundWork } from '../../backgroundWork.js';
+import { flash, need, render, stateOf } from '../http.js';
+
+interface RunAction {
+  name: string;
+  label: string;
+  from: RunState[];
+  /** Shown on the confirmation page; actions without one happen at once. */
+  confirm?: (run: Run) => string;
+  danger?: boolean;
+  perform(ctx: SluiceContext, run: Run, actor: string): Promise<Run>;
+}
+
+/** The actions of PRODUCT §6, as buttons. All need the operator role. */
+const runActions: RunAction[] = [
+  {
+    name: 'apply',
+    label: 'Apply',
+    from: ['held'],
+    confirm: (run) =>
+      `Apply run ${run.id} to the directory: ${run.counts.users.created} users created, ${run.counts.users.updated} updated, ${run.counts.users.suspended} suspended, ${run.counts.users.deleted} deleted, ${run.counts.memberships.removed} memberships removed. If the directory changed since this change set was computed, it is recomputed and held again instead.`,
+    perform: (ctx, run, actor) => approveRun(ctx, run.id, actor),
+  },
+  {
+    name: 'cancel',
+    label: 'Cancel',
+    from: ['receiving', 'queued', 'held'],
+    danger: true,
+    confirm: (run) => `Cancel run ${run.id}. Nothing of it is applied; its files stay downloadable and it can be re-applied later.`,
+    perform: (ctx, run, actor) => cancelRun(ctx, run.id, { actor }),
+  },
+  {
+    name: 'mark-cancelled',
+    label: 'Mark cancelled (unsafe)',
+    from: ['validating', 'applying'],
+    danger: true,
+    confirm: (run) =>
+      `Only do this if the worker processing run ${run.id} has died. The run is marked cancelled while it is ${run.state}; whatever it was doing may be half-way. The next run is computed from the real directory.`,
+    perform: (ctx, run, actor) => cancelRun(ctx, run.id, { actor, unsafe: true }),
+  },
+  {
+    name: 'reapply',
+    label: 'Re-apply',
+    from: ['applied', 'failed', 'cancelled', 'superseded'],
+    confirm: (run) =>
+      `Copy run ${run.id}'s files into a new run and process it with forceUpdate: every record is written again, restoring the directory to this run's snapshot. The new run is held if a safety rule trips.`,
+    perform: (ctx, run, actor) => reapplyRun(ctx, run.id, actor),
+  },
+  {
+    name: 'revalidate',
+    label: 'Re-validate',
+    from: ['failed'],
+    perform: (ctx, run, actor) => revalidateRun(ctx, run.id, actor),
+  },
+];
+
+export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes(run.state)).map(({ name, label, danger, confirm }) => ({ name, label, danger, confirm: Boolean(confirm) }));
+
+export function runActionRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
+  const db = sluice.database.knex;
+  /** The action and its run, if the run's state allows it. */
+  const find = async (name: string, runId: string) => {
+    const action = runActions.find((a) => a.name === name);
+    if (!action) throw notFound('action', name);
+    const run = await getRun(db, Number(runId));
+    if (!action.from.includes(run.state)) {
+      throw new SluiceError('invalid_state', `run ${run.id} is ${run.state}; ${action.label.toLowerCase()} needs it to be ${action.from.join(' or ')}`);
+    }
+    return { action, run };
+  };
+
+  router.get('/runs/:id/confirm/:action', need('operator'), async (ctx) => {
+    const { action, run } = await find(ctx.params.action!, ctx.params.id!);
+    const feed = await getFeed(db, run.feedId);
+    render(ctx, 'confirm', {
+      title: `${action.label} run ${run.id} of ${feed.slug}?`,
+      text: action.confirm?.(run),
+      postTo: `/admin/runs/${run.id}/${action.name}`,
+      button: action.label,
+      danger: action.danger,
+      back: `/admin/runs/${run.id}`,
+    });
+  });
+
+  router.post('/runs/:id/:action', need('operator'), async (ctx) => {
+    const page = `/admin/runs/${Number(ctx.params.id)}`;
+    try {
+      const { action, run } = await find(ctx.params.action!, ctx.params.id!);
+      const actor = stateOf(ctx).session!.admin.email;
+      const outcome = await background.start(`${action.name} run ${run.id}`, () => action.perform(sluice, run, actor));
+      if (outcome.pending) {
+        flash(ctx, 'ok', `${action.label}: started; this page follows its progress.`);
+        return ctx.redirect(page);
+      }
+      const result = outcome.value;
+      flash(ctx, 'ok', result.id === run.id ? `${action.label}: run ${run.id} is now ${result.state}.` : `${action.label}: new run ${result.id} is ${result.state}.`);
+      ctx.redirect(`/admin/runs/${result.id}`);
+    } catch (error) {
+      // A refused action (the run moved on, another admin was quicker) is told on the run's page.
+      if (!(error instanceof SluiceError) || error.code === 'not_found') throw error;
+      flash(ctx, 'error', error.message);
+      ctx.redirect(page);
+    }
+  });
+}

@@ -1,0 +1,140 @@
+import { Readable } from 'node:stream';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { archiveKey } from '../../../archive/archive.js';
+import type { Context as SluiceContext } from '../../../context.js';
+import { csvLine } from '../../../core/csvExport.js';
+import type { RunState } from '../../../core/feedSettings.js';
+import { notFound } from '../../../errors.js';
+import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
+import { allRunChanges, listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
+import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
+import { need, pageParams, pager, render } from '../http.js';
+import { actionsFor } from './runActions.js';
+
+const RUNS_PER_PAGE = 50;
+const CHANGES_PER_PAGE = 50;
+const ERRORS_SHOWN = 100;
+const allStates: RunState[] = ['receiving', 'queued', 'validating', 'held', 'applying', 'applied', 'failed', 'cancelled', 'superseded'];
+const inProgress: RunState[] = ['receiving', 'queued', 'validating', 'applying'];
+const changeKinds: { entity: ChangeEntity; op: string; label: string; count: (r: Run) => number }[] = [
+  { entity: 'user', op: 'create', label: 'users created', count: (r) => r.counts.users.created },
+  { entity: 'user', op: 'update', label: 'users updated', count: (r) => r.counts.users.updated },
+  { entity: 'user', op: 'suspend', label: 'users suspended', count: (r) => r.counts.users.suspended },
+  { entity: 'user', op: 'reactivate', label: 'users reactivated', count: (r) => r.counts.users.reactivated },
+  { entity: 'user', op: 'delete', label: 'users deleted', count: (r) => r.counts.users.deleted },
+  { entity: 'group', op: 'create', label: 'groups created', count: (r) => r.counts.groups.created },
+  { entity: 'group', op: 'update', label: 'groups updated', count: (r) => r.counts.groups.updated },
+  { entity: 'membership', op: 'add', label: 'memberships added', count: (r) => r.counts.memberships.added },
+  { entity: 'membership', op: 'remove', label: 'memberships removed', count: (r) => r.counts.memberships.removed },
+];
+
+function runIdParam(ctx: Context): number {
+  const id = Number(ctx.params.id);
+  if (!Number.isSafeInteger(id) || id <= 0) throw notFound('run', String(ctx.params.id));
+  return id;
+}
+
+function download(ctx: Context, name: string, type: string, body: Readable | string) {
+  ctx.type = type;
+  ctx.attachment(name);
+  ctx.body = body;
+}
+
+export function runRoutes(router: Router, sluice: SluiceContext) {
+  const db = sluice.database.knex;
+
+  router.get('/runs', need('viewer'), async (ctx) => {
+    const feeds = await listFeeds(db);
+    const feed = feeds.find((f) => f.slug === ctx.query.feed);
+    const state = allStates.find((s) => s === ctx.query.state);
+    const { page, limit, offset } = pageParams(ctx, RUNS_PER_PAGE);
+    const filter = { feedId: feed?.id, states: state ? [state] : undefined };
+    const slugOf = new Map(feeds.map((f) => [f.id, f.slug]));
+    const [runs, total] = await Promise.all([listRuns(db, { ...filter, limit, offset }), countRuns(db, filter)]);
+    render(ctx, 'runs', {
+      title: 'Runs',
+      runs: runs.map((run) => ({ ...run, feed: slugOf.get(run.feedId) })),
+      feeds: feeds.map((f) => ({ slug: f.slug, selected: f.id === feed?.id })),
+      states: allStates.map((s) => ({ name: s, selected: s === state })),
+      pager: pager(ctx, page, RUNS_PER_PAGE, total),
+    });
+  });
+
+  router.get('/runs/:id', need('viewer'), async (ctx) => {
+    const run = await getRun(db, runIdParam(ctx));
+    const feed = await getFeed(db, run.feedId);
+    const entity = changeKinds.find((k) => k.entity === ctx.query.entity)?.entity;
+    const op = changeKinds.find((k) => k.entity === entity && k.op === ctx.query.op)?.op;
+    const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
+    const [events, errors, files, changes] = await Promise.all([
+      runEvents(db, run.id),
+      runErrors(db, run.id, { limit: ERRORS_SHOWN }),
+      runFiles(db, run.id),
+      listRunChanges(db, run.id, { entity, op }, { limit, offset }),
+    ]);
+    const live = inProgress.includes(run.state);
+    render(ctx, 'run', {
+      title: `Run ${run.id}`,
+      refreshSeconds: live ? 2 : undefined,
+      live,
+      run,
+      feed,
+      events,
+      current: events[events.length - 1],
+      errors,
+      moreErrors: run.errorCount > errors.length,
+      files,
+      controlFile: run.controlFile ? prettyJson(run.controlFile) : null,
+      counts: changeKinds.map((k) => ({
+        ...k,
+        n: k.count(run),
+        link: `/admin/runs/${run.id}?entity=${k.entity}&op=${k.op}#changes`,
+        selected: k.entity === entity && k.op === op,
+      })),
+      unchanged: run.counts.users.unchanged,
+      filterLabel: changeKinds.find((k) => k.entity === entity && k.op === op)?.label,
+      changes: changes.changes,
+      pager: pager(ctx, page, CHANGES_PER_PAGE, changes.total),
+      actions: actionsFor(run),
+    });
+  });
+
+  router.get('/runs/:id/changes.csv', need('viewer'), async (ctx) => {
+    const run = await getRun(db, runIdParam(ctx));
+    download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', Readable.from(changeCsv(db, run.id)));
+  });
+
+  router.get('/runs/:id/errors.csv', need('viewer'), async (ctx) => {
+    const run = await getRun(db, runIdParam(ctx));
+    const errors = await runErrors(db, run.id);
+    const lines = [csvLine(['level', 'file', 'line', 'column', 'code', 'key', 'message'])];
+    for (const e of errors) lines.push(csvLine([e.level, e.file, e.line, e.column, e.code, e.key, e.pointer !== undefined ? `${e.pointer || '/'}: ${e.message}` : e.message]));
+    download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', lines.join(''));
+  });
+
+  router.get('/runs/:id/files/:name', need('viewer'), async (ctx) => {
+    const run = await getRun(db, runIdParam(ctx));
+    const file = (await runFiles(db, run.id)).find((f) => f.name === ctx.params.name);
+    if (!file || file.purged) throw notFound(`file of run ${run.id}`, String(ctx.params.name));
+    const feed = await getFeed(db, run.feedId);
+    ctx.length = file.size;
+    download(ctx, file.name, 'application/octet-stream', sluice.archive.read(archiveKey(feed.slug, run.id, file.name)));
+  });
+}
+
+async function* changeCsv(db: SluiceContext['database']['knex'], runId: number) {
+  yield csvLine(['entity', 'operation', 'key', 'group', 'field', 'before', 'after']);
+  for await (const change of allRunChanges(db, runId)) {
+    if (change.fields.length === 0) yield csvLine([change.entity, change.op, change.key, change.groupCode, null, null, null]);
+    for (const f of change.fields) yield csvLine([change.entity, change.op, change.key, change.groupCode, f.field, f.before, f.after]);
+  }
+}
+
+function prettyJson(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,30 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { log } from '../log.js';
+
+/**
+ * Work a request starts but need not wait for (applying a large run takes minutes). The request
+ * waits a little, so small runs answer with their outcome; shutdown waits for all of it.
+ */
+export class BackgroundWork {
+  private readonly running = new Set<Promise<unknown>>();
+
+  /** The task's outcome if it ends within `waitMs`, otherwise `{ pending: true }`. */
+  async start<T>(what: string, task: () => Promise<T>, waitMs = 2_000): Promise<{ pending: false; value: T } | { pending: true }> {
+    const promise = task();
+    this.running.add(promise);
+    promise
+      .catch((error: unknown) => log.error('background work failed', { what, error: String((error as Error)?.stack ?? error) }))
+      .finally(() => this.running.delete(promise));
+    const timer = new AbortController();
+    const outcome = await Promise.race([
+      promise.then((value) => ({ pending: false as const, value })),
+      delay(waitMs, { pending: true as const }, { signal: timer.signal }).catch(() => ({ pending: true as const })),
+    ]);
+    timer.abort();
+    return outcome;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
