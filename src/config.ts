@@ -20,6 +20,15 @@ export interface Config {
   /** `s3://bucket/prefix/` keeps the run archive in a bucket instead of under the data folder. */
   archiveUrl: string | null;
   s3: { endpoint?: string; region: string; forcePathStyle: boolean };
+  mail: {
+    /** `smtp://user:pass@host:587` or `smtps://…:465`; none writes `.eml` files under the data folder. */
+    smtpUrl: string | null;
+    from: string;
+    /** When the held-run digest goes out each day, UTC, as minutes after midnight. */
+    digestAtMinutes: number;
+    /** Runs held longer than this are listed in the digest. */
+    digestHeldMs: number;
+  };
   /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
   trustProxy: boolean;
 }
@@ -72,6 +81,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`S3_ENDPOINT must be a URL (got "${env.S3_ENDPOINT}")`);
     }
   }
+  const smtpUrl = env.SMTP_URL || null;
+  if (smtpUrl && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) problems.push(`SMTP_URL must look like smtp://user:pass@host:587 or smtps://… (got "${redact(smtpUrl)}")`);
+  const digestAt = /^(\d{1,2}):(\d{2})$/.exec(env.SLUICE_DIGEST_AT || '08:00');
+  if (!digestAt || Number(digestAt[1]) > 23 || Number(digestAt[2]) > 59) problems.push(`SLUICE_DIGEST_AT must be a time of day like 08:00 (UTC) (got "${env.SLUICE_DIGEST_AT}")`);
+  const digestHeldHours = number('SLUICE_DIGEST_HELD_HOURS', 24);
+  let mailFrom = env.MAIL_FROM || '';
+  if (!mailFrom) {
+    try {
+      mailFrom = `Sluice <sluice@${new URL(publicUrl).hostname}>`;
+    } catch {
+      /* PUBLIC_URL is reported above */
+    }
+  }
   if (problems.length) throw configInvalid(problems);
   return {
     databaseUrl,
@@ -84,6 +106,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes,
     s3InboxUrl: s3InboxUrl && !s3InboxUrl.endsWith('/') ? `${s3InboxUrl}/` : s3InboxUrl,
     archiveUrl,
+    mail: {
+      smtpUrl,
+      from: mailFrom,
+      digestAtMinutes: Number(digestAt![1]) * 60 + Number(digestAt![2]),
+      digestHeldMs: digestHeldHours * 3_600_000,
+    },
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };

@@ -1,3 +1,4 @@
+import Handlebars from 'handlebars';
 import { invalidSetting } from '../errors.js';
 
 export type RunState = 'receiving' | 'queued' | 'validating' | 'failed' | 'held' | 'applying' | 'applied' | 'cancelled' | 'superseded';
@@ -18,6 +19,10 @@ export interface FeedSettings {
   reportOn: ('held' | 'failed' | 'applied')[];
   reportEmails: string[];
   invitations: boolean;
+  /** Handlebars with the user's fields ({{firstName}}, {{email}}, {{custom.x}}, …). */
+  invitationSubject: string;
+  invitationBody: string | null;
+  invitationsPerHour: number;
   profileEditUrl: string | null;
   retentionDays: number;
 }
@@ -38,6 +43,9 @@ export const defaultFeedSettings: FeedSettings = {
   reportOn: ['held', 'failed', 'applied'],
   reportEmails: [],
   invitations: false,
+  invitationSubject: 'Your account is ready',
+  invitationBody: null,
+  invitationsPerHour: 500,
   profileEditUrl: null,
   retentionDays: 90,
 };
@@ -84,6 +92,16 @@ const optionalUrl: Parser<string | null> = (text, key) => {
   throw invalidSetting(`${key} must be an http(s) URL or "none" (got "${text}")`);
 };
 
+const template: Parser<string> = (text, key) => {
+  try {
+    Handlebars.parse(text);
+  } catch (error) {
+    throw invalidSetting(`${key} is not a valid template: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return text;
+};
+const optionalTemplate: Parser<string | null> = (text, key) => (text === '' || text === 'none' ? null : template(text, key));
+
 const parsers: { [K in keyof FeedSettings]: Parser<FeedSettings[K]> } = {
   autoApply: bool,
   holdFirstRun: bool,
@@ -100,6 +118,9 @@ const parsers: { [K in keyof FeedSettings]: Parser<FeedSettings[K]> } = {
   reportOn: list(oneOf(['held', 'failed', 'applied'] as const)),
   reportEmails: list(email),
   invitations: bool,
+  invitationSubject: template,
+  invitationBody: optionalTemplate,
+  invitationsPerHour: count,
   profileEditUrl: optionalUrl,
   retentionDays: count,
 };
@@ -113,6 +134,13 @@ export function parseFeedSetting(key: string, text: string): Partial<FeedSetting
   }
   const name = key as keyof FeedSettings;
   return { [name]: parsers[name](text.trim(), name) } as Partial<FeedSettings>;
+}
+
+/** Rules between settings, as problems per setting (none when consistent). */
+export function crossSettingProblems(settings: FeedSettings): Record<string, string> {
+  const problems: Record<string, string> = {};
+  if (settings.invitations && !settings.invitationBody) problems.invitations = 'invitations need an invitation template: set invitationBody first';
+  return problems;
 }
 
 /** Stored settings over the defaults; settings added in later versions get their default. */

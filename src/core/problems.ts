@@ -43,10 +43,16 @@ export type ProblemCode =
   | 'processing_error';
 
 /** `people.csv:12:5: message`, the form editors and terminals link to. */
-export function formatProblem(p: Problem): string {
+/** `file:line:column`, or `file /json/pointer` for a control-file problem; '' when it has no place. */
+export function problemLocation(p: Problem): string {
   let where = p.file ?? '';
   if (p.line !== undefined) where += `:${p.line}` + (p.column !== undefined ? `:${p.column}` : '');
   else if (p.pointer !== undefined) where += ` ${p.pointer || '/'}`;
+  return where;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = problemLocation(p);
   return where ? `${where}: ${p.message}` : p.message;
 }
 

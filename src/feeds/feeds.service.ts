@@ -1,5 +1,5 @@
 import { notFound, SluiceError, usageError } from '../errors.js';
-import { parseFeedSetting, resolveFeedSettings, type FeedSettings } from '../core/feedSettings.js';
+import { crossSettingProblems, parseFeedSetting, resolveFeedSettings, type FeedSettings } from '../core/feedSettings.js';
 import { recordAudit } from '../audit/audit.service.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
 
@@ -85,11 +85,12 @@ export async function updateFeedSettings(db: Db, slug: string, texts: Record<str
       fields[key] = error.message;
     }
   }
+  const row = (await db('feeds').where({ id: feed.id }).first('settings')) as { settings: string };
+  const stored = { ...(JSON.parse(row.settings) as Partial<FeedSettings>), ...parsed };
+  if (Object.keys(fields).length === 0) Object.assign(fields, crossSettingProblems(resolveFeedSettings(stored)));
   const problems = Object.values(fields);
   if (problems.length) throw new SluiceError('invalid_setting', problems.join('; '), { fields });
 
-  const row = (await db('feeds').where({ id: feed.id }).first('settings')) as { settings: string };
-  const stored = { ...(JSON.parse(row.settings) as Partial<FeedSettings>), ...parsed };
   const changed = Object.fromEntries(
     Object.entries(parsed)
       .filter(([key, value]) => JSON.stringify(feed.settings[key as keyof FeedSettings]) !== JSON.stringify(value))

@@ -32,6 +32,8 @@ export interface Run {
 }
 
 export const terminalStates: RunState[] = ['applied', 'failed', 'cancelled', 'superseded'];
+/** The states a report email can be sent for (feed setting `reportOn`). */
+export const reportedStates: RunState[] = ['held', 'failed', 'applied'];
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const fromRow = (row: any): Run => ({
@@ -136,6 +138,8 @@ export async function transition(
   const now = toDbTime();
   const update: Record<string, unknown> = { state: to, updated_at: now, ...options.fields };
   if (terminalStates.includes(to)) Object.assign(update, { finished_at: now, lease_owner: null, lease_expires_at: null });
+  // A run that moves on is reported again when it next lands in a reported state.
+  if (!reportedStates.includes(to)) update.reported_state = null;
   const changed = await db('runs').where({ id: runId }).whereIn('state', from).update(update);
   if (changed === 1) await addRunEvent(db, runId, options.message ?? to, { state: to, actor: options.actor });
   return changed === 1;

@@ -1,7 +1,7 @@
 import type { Context as SluiceContext } from '../context.js';
 import { fromDbTime } from '../storage/dialect.js';
 
-/** Prometheus text exposition: runs by state, queue depth, held runs, last run's throughput. */
+/** Prometheus text exposition: runs by state, queue depth, held runs, last run's throughput, the mail outbox. */
 export async function renderMetrics(sluice: SluiceContext): Promise<string> {
   const db = sluice.database.knex;
   const byState = (await db('runs').groupBy('state').select('state').count({ n: '*' })) as { state: string; n: number | string }[];
@@ -16,5 +16,8 @@ export async function renderMetrics(sluice: SluiceContext): Promise<string> {
     lines.push('# HELP sluice_last_run_rows_per_second Rows per second of the last applied run.', '# TYPE sluice_last_run_rows_per_second gauge');
     lines.push(`sluice_last_run_rows_per_second ${Math.round(Number(last.row_count) / seconds)}`);
   }
+  const mail = (await db('mail_outbox').groupBy('state').select('state').count({ n: '*' })) as { state: string; n: number | string }[];
+  lines.push('# HELP sluice_mail_outbox Outbox messages by state (pending ones wait for the SMTP server).', '# TYPE sluice_mail_outbox gauge');
+  for (const state of ['pending', 'sent', 'failed', 'skipped']) lines.push(`sluice_mail_outbox{state="${state}"} ${Number(mail.find((r) => r.state === state)?.n ?? 0)}`);
   return lines.join('\n') + '\n';
 }

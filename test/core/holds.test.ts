@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyCounts } from '../../src/core/changeCounts.js';
-import { defaultFeedSettings, parseFeedSetting } from '../../src/core/feedSettings.js';
+import { crossSettingProblems, defaultFeedSettings, parseFeedSetting } from '../../src/core/feedSettings.js';
 import { holdReasons, tooManyErrors } from '../../src/core/holds.js';
 
 const context = (over: Partial<Parameters<typeof holdReasons>[0]> = {}) => ({
@@ -55,5 +55,13 @@ describe('hold rules', () => {
     expect(parseFeedSetting('reportEmails', 'a@x.org, b@y.org')).toEqual({ reportEmails: ['a@x.org', 'b@y.org'] });
     expect(() => parseFeedSetting('onMissing', 'erase')).toThrow('onMissing must be one of suspend, keep, delete (got "erase")');
     expect(() => parseFeedSetting('maxErrors', '3')).toThrow(/unknown feed setting "maxErrors"; known settings: autoApply/);
+    expect(parseFeedSetting('invitationBody', 'Hello {{firstName}}')).toEqual({ invitationBody: 'Hello {{firstName}}' });
+    expect(parseFeedSetting('invitationBody', 'none')).toEqual({ invitationBody: null });
+    expect(() => parseFeedSetting('invitationSubject', 'Hi {{firstName')).toThrow(/^invitationSubject is not a valid template: Parse error on line 1:/);
+  });
+
+  it('refuses invitations without an invitation template', () => {
+    expect(crossSettingProblems({ ...defaultFeedSettings, invitations: true })).toEqual({ invitations: 'invitations need an invitation template: set invitationBody first' });
+    expect(crossSettingProblems({ ...defaultFeedSettings, invitations: true, invitationBody: 'Hi' })).toEqual({});
   });
 });

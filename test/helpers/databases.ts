@@ -63,10 +63,10 @@ export interface TestEnv {
 }
 
 /** A migrated database and a data folder of its own. */
-export async function openTestEnv(database: TestDatabase): Promise<TestEnv> {
+export async function openTestEnv(database: TestDatabase, env: Record<string, string> = {}): Promise<TestEnv> {
   const db = await database.create();
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-data-'));
-  const ctx = await openContext(loadConfig({ DATABASE_URL: db.url, SLUICE_DATA_DIR: dataDir, SLUICE_SETTLE_SECONDS: '0' }));
+  const ctx = await openContext(loadConfig({ DATABASE_URL: db.url, SLUICE_DATA_DIR: dataDir, SLUICE_SETTLE_SECONDS: '0', ...env }));
   return {
     ctx,
     dataDir,

@@ -65,6 +65,7 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     ['/admin/groups?feed=f1', 'viewer'],
     ['/admin/feeds/f1/keys', 'admin'],
     ['/admin/audit', 'admin'],
+    ['/admin/mail?state=pending', 'admin'],
     ['/admin/accounts', 'admin'],
   ];
 

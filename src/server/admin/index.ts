@@ -10,6 +10,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { directoryRoutes } from './routes/directory.js';
 import { feedRoutes } from './routes/feeds.js';
+import { mailRoutes } from './routes/mail.js';
 import { runActionRoutes } from './routes/runActions.js';
 import { runRoutes } from './routes/runs.js';
 import { signInRoutes } from './routes/signIn.js';
@@ -64,6 +65,7 @@ export function adminPages(sluice: SluiceContext, background: BackgroundWork): M
   feedRoutes(router, sluice);
   directoryRoutes(router, sluice);
   accountRoutes(router, sluice);
+  mailRoutes(router, sluice);
   const routes = router.routes();
   const allowed = router.allowedMethods();
 

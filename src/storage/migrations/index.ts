@@ -5,6 +5,7 @@ import * as createStaging from './20261121C-create-staging.js';
 import * as createApiKeysAndLeases from './20261121D-create-api-keys-and-leases.js';
 import * as addRunAttempts from './20261121E-add-run-attempts.js';
 import * as createAdminsAndAudit from './20261121F-create-admins-and-audit.js';
+import * as createMailOutbox from './20261121G-create-mail-outbox.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -14,6 +15,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121D-create-api-keys-and-leases': createApiKeysAndLeases,
   '20261121E-add-run-attempts': addRunAttempts,
   '20261121F-create-admins-and-audit': createAdminsAndAudit,
+  '20261121G-create-mail-outbox': createMailOutbox,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

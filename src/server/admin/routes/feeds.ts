@@ -7,7 +7,7 @@ import { getFeed, updateFeedSettings, type Feed } from '../../../feeds/feeds.ser
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../keys/keys.service.js';
 import { flash, need, render, stateOf } from '../http.js';
 
-type Kind = 'yesno' | 'number' | 'percent' | 'choice' | 'text';
+type Kind = 'yesno' | 'number' | 'percent' | 'choice' | 'text' | 'longtext';
 /** How each setting of PRODUCT §5 and §8 is shown: its control, and what it means. */
 const settingForms: Record<keyof FeedSettings, { kind: Kind; help: string; choices?: string[] }> = {
   autoApply: { kind: 'yesno', help: 'Apply runs that trip no safety rule without waiting for an administrator.' },
@@ -24,7 +24,10 @@ const settingForms: Record<keyof FeedSettings, { kind: Kind; help: string; choic
   forceUpdate: { kind: 'yesno', help: 'Write every record even if unchanged (after the meaning of a mapping changed).' },
   reportOn: { kind: 'text', help: 'Run states that send a report: held, failed, applied (comma-separated).' },
   reportEmails: { kind: 'text', help: 'Who gets the reports (comma-separated email addresses).' },
-  invitations: { kind: 'yesno', help: 'Send an invitation email to each user a run creates.' },
+  invitations: { kind: 'yesno', help: 'Send an invitation email to each user a run creates (needs invitationBody).' },
+  invitationSubject: { kind: 'text', help: 'Subject of the invitation; may use the user\'s fields, e.g. {{firstName}}.' },
+  invitationBody: { kind: 'longtext', help: 'Text of the invitation, with the user\'s fields: {{firstName}}, {{lastName}}, {{email}}, {{username}}, {{custom.name}}, {{profileEditUrl}}.' },
+  invitationsPerHour: { kind: 'number', help: 'At most this many invitations of this feed are sent per hour; the rest wait.' },
   profileEditUrl: { kind: 'text', help: "Where people edit the fields this feed owns, in the source system (or 'none')." },
   retentionDays: { kind: 'number', help: "Days to keep runs' archived files." },
 };
@@ -47,6 +50,7 @@ function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: R
           value: values[name],
           isYesNo: form.kind === 'yesno',
           isChoice: form.kind === 'choice',
+          isLongText: form.kind === 'longtext',
           options: (form.kind === 'yesno' ? ['true', 'false'] : (form.choices ?? [])).map((o) => ({ value: o, label: form.kind === 'yesno' ? (o === 'true' ? 'yes' : 'no') : o, selected: o === values[name] })),
           defaultValue: textOf(defaultFeedSettings[name]),
           error: errors[name],

@@ -3,11 +3,11 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { archiveKey } from '../../../archive/archive.js';
 import type { Context as SluiceContext } from '../../../context.js';
-import { csvLine } from '../../../core/csvExport.js';
 import type { RunState } from '../../../core/feedSettings.js';
 import { notFound } from '../../../errors.js';
 import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
-import { allRunChanges, listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
+import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
+import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
 import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
@@ -102,15 +102,12 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
 
   router.get('/runs/:id/changes.csv', need('viewer'), async (ctx) => {
     const run = await getRun(db, runIdParam(ctx));
-    download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', Readable.from(changeCsv(db, run.id)));
+    download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', Readable.from(runChangesCsv(db, run.id)));
   });
 
   router.get('/runs/:id/errors.csv', need('viewer'), async (ctx) => {
     const run = await getRun(db, runIdParam(ctx));
-    const errors = await runErrors(db, run.id);
-    const lines = [csvLine(['level', 'file', 'line', 'column', 'code', 'key', 'message'])];
-    for (const e of errors) lines.push(csvLine([e.level, e.file, e.line, e.column, e.code, e.key, e.pointer !== undefined ? `${e.pointer || '/'}: ${e.message}` : e.message]));
-    download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', lines.join(''));
+    download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', await runErrorsCsv(db, run.id));
   });
 
   router.get('/runs/:id/files/:name', need('viewer'), async (ctx) => {
@@ -121,14 +118,6 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     ctx.length = file.size;
     download(ctx, file.name, 'application/octet-stream', sluice.archive.read(archiveKey(feed.slug, run.id, file.name)));
   });
-}
-
-async function* changeCsv(db: SluiceContext['database']['knex'], runId: number) {
-  yield csvLine(['entity', 'operation', 'key', 'group', 'field', 'before', 'after']);
-  for await (const change of allRunChanges(db, runId)) {
-    if (change.fields.length === 0) yield csvLine([change.entity, change.op, change.key, change.groupCode, null, null, null]);
-    for (const f of change.fields) yield csvLine([change.entity, change.op, change.key, change.groupCode, f.field, f.before, f.after]);
-  }
 }
 
 function prettyJson(text: string): string {

@@ -1,0 +1,85 @@
+import type { Context } from '../context.js';
+import { problemLocation } from '../core/problems.js';
+import { getFeed, type Feed } from '../feeds/feeds.service.js';
+import { runErrorsCsv } from '../runs/runExports.js';
+import { getRun, reportedStates, runErrors, type Run } from '../runs/runs.service.js';
+import { loadTemplates } from '../templates.js';
+import { enqueueInvitations } from './invitations.js';
+import { enqueueMail, type NewMail } from './outbox.service.js';
+
+const templates = loadTemplates('mail');
+const FIRST_ERRORS = 10;
+/** Larger error lists are cut in the attachment; the run page has them all. */
+const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
+
+export const runPageUrl = (ctx: Context, runId: number) => new URL(`/admin/runs/${runId}`, ctx.config.publicUrl).toString();
+
+const countRows = (run: Run) => [
+  { label: 'users created', n: run.counts.users.created },
+  { label: 'users updated', n: run.counts.users.updated },
+  { label: 'users suspended', n: run.counts.users.suspended },
+  { label: 'users reactivated', n: run.counts.users.reactivated },
+  { label: 'users deleted', n: run.counts.users.deleted },
+  { label: 'users unchanged', n: run.counts.users.unchanged },
+  { label: 'groups created', n: run.counts.groups.created },
+  { label: 'groups updated', n: run.counts.groups.updated },
+  { label: 'memberships added', n: run.counts.memberships.added },
+  { label: 'memberships removed', n: run.counts.memberships.removed },
+];
+
+/** The report of PRODUCT §8 for a run in its current state. */
+export async function composeRunReport(ctx: Context, run: Run, feed: Feed, reportKey: string): Promise<NewMail> {
+  const db = ctx.database.knex;
+  const errors = await runErrors(db, run.id, { limit: FIRST_ERRORS });
+  const attachmentName = `run-${run.id}-errors.csv`;
+  const data = {
+    feed: { slug: feed.slug, name: feed.name },
+    run,
+    counts: countRows(run),
+    errors: errors.map((e) => ({ where: problemLocation(e) || '—', code: e.code, message: e.message })),
+    moreErrors: run.errorCount > errors.length,
+    attachmentName,
+    url: runPageUrl(ctx, run.id),
+  };
+  let csv = run.errorCount > 0 ? await runErrorsCsv(db, run.id) : null;
+  if (csv && Buffer.byteLength(csv) > MAX_ATTACHMENT_BYTES) csv = `${csv.slice(0, MAX_ATTACHMENT_BYTES)}\r\n…cut here; the run's page has every error\r\n`;
+  return {
+    dedupeKey: reportKey,
+    kind: 'report',
+    feedId: feed.id,
+    runId: run.id,
+    to: feed.settings.reportEmails,
+    subject: templates.get('report.subject')!(data).trim(),
+    text: templates.get('report.text')!(data),
+    html: templates.get('report.html')!(data),
+    attachments: csv ? [{ filename: attachmentName, contentType: 'text/csv; charset=utf-8', content: csv }] : [],
+  };
+}
+
+/**
+ * Puts the report of every run that reached `held`, `failed` or `applied` since it was last
+ * reported into the outbox, and the invitations of the users an applied run created. Safe to
+ * repeat after a crash: the outbox keeps one mail per key.
+ */
+export async function enqueueRunReports(ctx: Context, now = new Date(), batch = 100): Promise<number> {
+  const db = ctx.database.knex;
+  const due = ((await db('runs')
+    .whereIn('state', reportedStates)
+    .where((q) => q.whereNull('reported_state').orWhereRaw('reported_state <> state'))
+    .orderBy('id')
+    .limit(batch)
+    .pluck('id')) as number[]).map(Number);
+  for (const id of due) {
+    const run = await getRun(db, id);
+    const feed = await getFeed(db, run.feedId);
+    // The event that moved the run into this state tells this episode from an earlier one.
+    const event = await db('run_events').where({ run_id: id, state: run.state }).max({ id: 'id' }).first();
+    const key = `report:${id}:${run.state}:${event?.id ?? 0}`;
+    if (feed.settings.reportOn.includes(run.state as never) && feed.settings.reportEmails.length) {
+      await enqueueMail(ctx, db, [await composeRunReport(ctx, run, feed, key)], now);
+    }
+    if (run.state === 'applied') await enqueueInvitations(ctx, run, feed, now);
+    await db('runs').where({ id, state: run.state }).update({ reported_state: run.state });
+  }
+  return due.length;
+}
