@@ -29,6 +29,8 @@ export interface Config {
     /** Runs held longer than this are listed in the digest. */
     digestHeldMs: number;
   };
+  /** Encrypts pull credentials at rest (AES-256-GCM); null until SLUICE_SECRET_KEY is set. */
+  secretKey: Buffer | null;
   /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
   trustProxy: boolean;
 }
@@ -86,6 +88,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const digestAt = /^(\d{1,2}):(\d{2})$/.exec(env.SLUICE_DIGEST_AT || '08:00');
   if (!digestAt || Number(digestAt[1]) > 23 || Number(digestAt[2]) > 59) problems.push(`SLUICE_DIGEST_AT must be a time of day like 08:00 (UTC) (got "${env.SLUICE_DIGEST_AT}")`);
   const digestHeldHours = number('SLUICE_DIGEST_HELD_HOURS', 24);
+  let secretKey: Buffer | null = null;
+  if (env.SLUICE_SECRET_KEY) {
+    const text = env.SLUICE_SECRET_KEY.trim();
+    secretKey = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+    if (secretKey.length !== 32) problems.push('SLUICE_SECRET_KEY must be 32 random bytes in base64 or hex (make one with: openssl rand -base64 32)');
+  }
   let mailFrom = env.MAIL_FROM || '';
   if (!mailFrom) {
     try {
@@ -112,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       digestAtMinutes: Number(digestAt![1]) * 60 + Number(digestAt![2]),
       digestHeldMs: digestHeldHours * 3_600_000,
     },
+    secretKey,
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import { invalidSetting } from '../errors.js';
+import { parseSchedule } from './schedule.js';
 
 export type RunState = 'receiving' | 'queued' | 'validating' | 'failed' | 'held' | 'applying' | 'applied' | 'cancelled' | 'superseded';
 
@@ -25,7 +26,41 @@ export interface FeedSettings {
   invitationsPerHour: number;
   profileEditUrl: string | null;
   retentionDays: number;
+  /** Pulling from the source system's API (PRODUCT §2.4); the secrets are kept apart, encrypted. */
+  pullUrl: string | null;
+  pullMethod: 'GET' | 'POST';
+  /** Extra request headers, as a JSON object; not secret (credentials go in the pull secrets). */
+  pullHeaders: Record<string, string>;
+  pullAuth: PullAuth;
+  pullUsername: string | null;
+  pullTokenUrl: string | null;
+  pullClientId: string | null;
+  pullScope: string | null;
+  pullFormat: 'json' | 'csv';
+  /** Dotted path to the array of records in a JSON response; empty when the response is the array. */
+  pullRecordsPath: string;
+  pullPagination: 'none' | 'next-link' | 'cursor' | 'page';
+  /** next-link: the response field holding the next page's URL (a `Link: rel=next` header works too). */
+  pullNextField: string;
+  /** cursor: the response field holding the next cursor, and the query parameter that sends it. */
+  pullCursorField: string;
+  pullCursorParam: string;
+  /** page: the query parameter numbering pages, from 1; an empty page ends the pull. */
+  pullPageParam: string;
+  pullTimeoutSeconds: number;
+  pullMaxPages: number;
+  schedule: string;
+  /** After this moment (ISO 8601) scheduled pulls stop; "Sync now" still works. */
+  finalSyncAt: string | null;
 }
+
+export const pullAuthKinds = ['none', 'basic', 'bearer', 'oauth-client-credentials', 'oauth-refresh-token'] as const;
+export type PullAuth = (typeof pullAuthKinds)[number];
+
+/** Pull credentials: set like settings, stored encrypted, never shown, logged or mailed. */
+export const pullSecretNames = ['pullPassword', 'pullToken', 'pullClientSecret', 'pullRefreshToken'] as const;
+export type PullSecretName = (typeof pullSecretNames)[number];
+export const isPullSecret = (name: string): name is PullSecretName => (pullSecretNames as readonly string[]).includes(name);
 
 export const defaultFeedSettings: FeedSettings = {
   autoApply: true,
@@ -48,6 +83,25 @@ export const defaultFeedSettings: FeedSettings = {
   invitationsPerHour: 500,
   profileEditUrl: null,
   retentionDays: 90,
+  pullUrl: null,
+  pullMethod: 'GET',
+  pullHeaders: {},
+  pullAuth: 'none',
+  pullUsername: null,
+  pullTokenUrl: null,
+  pullClientId: null,
+  pullScope: null,
+  pullFormat: 'json',
+  pullRecordsPath: '',
+  pullPagination: 'none',
+  pullNextField: 'next',
+  pullCursorField: 'nextCursor',
+  pullCursorParam: 'cursor',
+  pullPageParam: 'page',
+  pullTimeoutSeconds: 30,
+  pullMaxPages: 10_000,
+  schedule: 'off',
+  finalSyncAt: null,
 };
 
 type Parser<T> = (text: string, key: string) => T;
@@ -102,6 +156,38 @@ const template: Parser<string> = (text, key) => {
 };
 const optionalTemplate: Parser<string | null> = (text, key) => (text === '' || text === 'none' ? null : template(text, key));
 
+const optionalText: Parser<string | null> = (text) => (text === '' || text === 'none' ? null : text);
+const text: Parser<string> = (value) => value;
+const headers: Parser<Record<string, string>> = (value, key) => {
+  if (value === '' || value === 'none') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw invalidSetting(`${key} must be a JSON object of header names and values, e.g. {"Accept": "application/json"}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) {
+    throw invalidSetting(`${key} must be a JSON object whose values are strings`);
+  }
+  if (Object.keys(parsed).some((name) => /^authorization$/i.test(name))) throw invalidSetting(`${key}: put credentials in pullAuth and its secrets, not in headers`);
+  return parsed as Record<string, string>;
+};
+const schedule: Parser<string> = (value) => {
+  parseSchedule(value);
+  return value === '' ? 'off' : value;
+};
+const optionalInstant: Parser<string | null> = (value, key) => {
+  if (value === '' || value === 'none') return null;
+  const time = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time)) throw invalidSetting(`${key} must be a date and time like 2026-12-31T18:00:00Z, or "none" (got "${value}")`);
+  return new Date(time).toISOString();
+};
+const positive: Parser<number> = (value, key) => {
+  const n = count(value, key);
+  if (n < 1) throw invalidSetting(`${key} must be at least 1`);
+  return n;
+};
+
 const parsers: { [K in keyof FeedSettings]: Parser<FeedSettings[K]> } = {
   autoApply: bool,
   holdFirstRun: bool,
@@ -123,6 +209,25 @@ const parsers: { [K in keyof FeedSettings]: Parser<FeedSettings[K]> } = {
   invitationsPerHour: count,
   profileEditUrl: optionalUrl,
   retentionDays: count,
+  pullUrl: optionalUrl,
+  pullMethod: oneOf(['GET', 'POST'] as const),
+  pullHeaders: headers,
+  pullAuth: oneOf(pullAuthKinds),
+  pullUsername: optionalText,
+  pullTokenUrl: optionalUrl,
+  pullClientId: optionalText,
+  pullScope: optionalText,
+  pullFormat: oneOf(['json', 'csv'] as const),
+  pullRecordsPath: text,
+  pullPagination: oneOf(['none', 'next-link', 'cursor', 'page'] as const),
+  pullNextField: text,
+  pullCursorField: text,
+  pullCursorParam: text,
+  pullPageParam: text,
+  pullTimeoutSeconds: positive,
+  pullMaxPages: positive,
+  schedule,
+  finalSyncAt: optionalInstant,
 };
 
 export const feedSettingNames = Object.keys(parsers) as (keyof FeedSettings)[];
@@ -140,6 +245,15 @@ export function parseFeedSetting(key: string, text: string): Partial<FeedSetting
 export function crossSettingProblems(settings: FeedSettings): Record<string, string> {
   const problems: Record<string, string> = {};
   if (settings.invitations && !settings.invitationBody) problems.invitations = 'invitations need an invitation template: set invitationBody first';
+  return problems;
+}
+
+/** What a pull's settings lack, checked when a pull starts (settings are set one at a time). */
+export function pullSettingProblems(settings: FeedSettings): string[] {
+  const problems: string[] = [];
+  if (!settings.pullUrl) problems.push('pullUrl is not set');
+  if (settings.pullAuth.startsWith('oauth') && (!settings.pullTokenUrl || !settings.pullClientId)) problems.push(`${settings.pullAuth} needs pullTokenUrl and pullClientId`);
+  if (settings.pullAuth === 'basic' && !settings.pullUsername) problems.push('basic authentication needs pullUsername');
   return problems;
 }
 

@@ -40,9 +40,9 @@ export type ProblemCode =
   | 'key_duplicate'
   | 'group_duplicate'
   | 'membership_unknown_user'
-  | 'processing_error';
+  | 'processing_error'
+  | 'pull_failed';
 
-/** `people.csv:12:5: message`, the form editors and terminals link to. */
 /** `file:line:column`, or `file /json/pointer` for a control-file problem; '' when it has no place. */
 export function problemLocation(p: Problem): string {
   let where = p.file ?? '';
@@ -51,6 +51,7 @@ export function problemLocation(p: Problem): string {
   return where;
 }
 
+/** `people.csv:12:5: message`, the form editors and terminals link to. */
 export function formatProblem(p: Problem): string {
   const where = problemLocation(p);
   return where ? `${where}: ${p.message}` : p.message;

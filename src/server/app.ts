@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Context as SluiceContext } from '../context.js';
 import { openApiDocument } from './api/openapi.js';
+import { pullRoutes } from './api/pulls.js';
 import { runRoutes } from './api/runs.js';
 import { uploadRoutes, type UploadLimits } from './api/uploads.js';
 import { adminPages } from './admin/index.js';
@@ -27,6 +28,7 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   });
   uploadRoutes(router, sluice, limits);
   runRoutes(router, sluice);
+  pullRoutes(router, sluice, background);
   app.use(adminPages(sluice, background));
   app.use(errorHandler);
   app.use(router.routes());

@@ -17,6 +17,7 @@ describe('configuration', () => {
       archiveUrl: null,
       s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: false },
       mail: { smtpUrl: null, from: 'Sluice <sluice@localhost>', digestAtMinutes: 480, digestHeldMs: 24 * 3_600_000 },
+      secretKey: null,
       trustProxy: false,
     });
   });

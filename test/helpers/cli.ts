@@ -10,9 +10,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the compiled CLI as a real child process. */
-export function sluice(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [sluiceBin, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the compiled CLI as a real child process; `input`, if given, is its stdin. */
+export function sluice(args: string[], env: Record<string, string> = {}, input?: string): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [sluiceBin, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -21,4 +22,4 @@ export function sluice(args: string[], env: Record<string, string> = {}): { chil
   return { child, done };
 }
 
-export const runCli = (args: string[], env: Record<string, string> = {}) => sluice(args, env).done;
+export const runCli = (args: string[], env: Record<string, string> = {}, input?: string) => sluice(args, env, input).done;

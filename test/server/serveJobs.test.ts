@@ -10,6 +10,11 @@ import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples } from '../helpers/uploads.js';
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { setFeedSetting } from '../../src/feeds/feeds.service.js';
+import { jobSchedule } from '../../src/jobs/schedule.js';
+import { packageRoot } from '../../src/paths.js';
+import { until } from '../helpers/wait.js';
 
 describe('sluice serve with its jobs', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -18,12 +23,20 @@ describe('sluice serve with its jobs', () => {
   });
   afterAll(async () => server?.stop());
 
-  it('takes a set from `sluice upload` and its Bree job processes it; the client prints the outcome', async () => {
+  it('has a compiled file for every scheduled job', () => {
+    for (const job of Object.values(jobSchedule)) expect(existsSync(join(packageRoot, 'dist', 'jobs', `${job.name}.js`)), job.name).toBe(true);
+  });
+
+  it('takes a set from `sluice upload` and its Bree job processes it; the client prints the outcome; the mail job reports it', async () => {
+    await setFeedSetting(server.ctx.database.knex, 'demo', 'reportEmails', 'ops@example.org');
     const { key } = await createApiKey(server.ctx.database.knex, 'demo');
     const result = await runCli(['upload', '--url', server.url, '--key', key, '--feed', 'demo', join(samples, 'basic'), '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(3);
     expect(JSON.parse(result.stdout)).toMatchObject({ feed: 'demo', state: 'held', counts: { users: { created: 150 } } });
+    // Without SMTP_URL the send-mail job writes the report under the data folder.
+    const mail = await until('the report to be written', async () => (await readdir(join(server.dataDir, 'mail')).catch(() => [])).find((f) => f.endsWith('-report.eml')));
+    expect(await readFile(join(server.dataDir, 'mail', mail), 'utf8')).toMatch(/^X-Sluice-Kind: report\nX-Sluice-Run: 1\n/);
   });
 
   it('runs each job tick once across processes', async () => {

@@ -62,7 +62,7 @@ export function adminPages(sluice: SluiceContext, background: BackgroundWork): M
   dashboardRoutes(router, sluice);
   runRoutes(router, sluice);
   runActionRoutes(router, sluice, background);
-  feedRoutes(router, sluice);
+  feedRoutes(router, sluice, background);
   directoryRoutes(router, sluice);
   accountRoutes(router, sluice);
   mailRoutes(router, sluice);

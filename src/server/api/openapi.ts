@@ -41,6 +41,13 @@ export function openApiDocument(publicUrl: string) {
           responses: { '200': { description: 'Runs', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Run' } } } } }, ...errors(401, 403, 404) },
         },
       },
+      '/api/v1/feeds/{feed}/sync': {
+        post: {
+          summary: "Sync now: pull from the feed's source API into a new run, processed like an upload",
+          parameters: [feed],
+          responses: { '202': { description: 'The pull started; follow statusUrl', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } }, ...errors(400, 401, 403, 404) },
+        },
+      },
     },
     components: {
       securitySchemes: {

@@ -1,62 +1,48 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Context as SluiceContext } from '../../../context.js';
-import { defaultFeedSettings, feedSettingNames, type FeedSettings } from '../../../core/feedSettings.js';
+import { defaultFeedSettings, feedSettingNames, pullSecretNames } from '../../../core/feedSettings.js';
 import { SluiceError } from '../../../errors.js';
 import { getFeed, updateFeedSettings, type Feed } from '../../../feeds/feeds.service.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../keys/keys.service.js';
+import { feedSecretNames, setFeedSecret } from '../../../feeds/feedSecrets.js';
+import { processQueue } from '../../../pipeline/queue.js';
+import { completePull, startPull } from '../../../pull/pullFeed.js';
+import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, need, render, stateOf } from '../http.js';
+import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
 
-type Kind = 'yesno' | 'number' | 'percent' | 'choice' | 'text' | 'longtext';
-/** How each setting of PRODUCT §5 and §8 is shown: its control, and what it means. */
-const settingForms: Record<keyof FeedSettings, { kind: Kind; help: string; choices?: string[] }> = {
-  autoApply: { kind: 'yesno', help: 'Apply runs that trip no safety rule without waiting for an administrator.' },
-  holdFirstRun: { kind: 'yesno', help: 'Hold the first run of the feed.' },
-  holdOnMappingChange: { kind: 'yesno', help: "Hold a run whose control-file mapping differs from the last applied run's." },
-  maxUserRemovals: { kind: 'number', help: 'Hold when more users than this would be suspended or deleted.' },
-  maxUserRemovalPercent: { kind: 'percent', help: 'Hold when more than this share of the baseline would be suspended or deleted.' },
-  maxUserUpdatePercent: { kind: 'percent', help: 'Hold when more than this share of the baseline would be updated.' },
-  maxMembershipRemovalPercent: { kind: 'percent', help: "Hold when more than this share of the baseline's memberships would be removed." },
-  minBaselineForPercent: { kind: 'number', help: 'The percentage rules apply only from this many users in the baseline.' },
-  maxErrorRows: { kind: 'number', help: 'Fail the run when more rows than this have errors.' },
-  maxErrorPercent: { kind: 'percent', help: 'Fail the run when more than this share of rows have errors.' },
-  onMissing: { kind: 'choice', choices: ['suspend', 'keep', 'delete'], help: 'What a full run does with users missing from it.' },
-  forceUpdate: { kind: 'yesno', help: 'Write every record even if unchanged (after the meaning of a mapping changed).' },
-  reportOn: { kind: 'text', help: 'Run states that send a report: held, failed, applied (comma-separated).' },
-  reportEmails: { kind: 'text', help: 'Who gets the reports (comma-separated email addresses).' },
-  invitations: { kind: 'yesno', help: 'Send an invitation email to each user a run creates (needs invitationBody).' },
-  invitationSubject: { kind: 'text', help: 'Subject of the invitation; may use the user\'s fields, e.g. {{firstName}}.' },
-  invitationBody: { kind: 'longtext', help: 'Text of the invitation, with the user\'s fields: {{firstName}}, {{lastName}}, {{email}}, {{username}}, {{custom.name}}, {{profileEditUrl}}.' },
-  invitationsPerHour: { kind: 'number', help: 'At most this many invitations of this feed are sent per hour; the rest wait.' },
-  profileEditUrl: { kind: 'text', help: "Where people edit the fields this feed owns, in the source system (or 'none')." },
-  retentionDays: { kind: 'number', help: "Days to keep runs' archived files." },
-};
-
-const textOf = (value: unknown) => (Array.isArray(value) ? value.join(', ') : value === null ? '' : String(value));
-
-function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200) {
+async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200) {
   const slug = encodeURIComponent(feed.slug);
+  const secrets = await feedSecretNames(sluice, feed.id);
+  const field = (name: (typeof feedSettingNames)[number]) => {
+    const form = settingForms[name];
+    return {
+      name,
+      ...form,
+      value: values[name],
+      isYesNo: form.kind === 'yesno',
+      isChoice: form.kind === 'choice',
+      isLongText: form.kind === 'longtext',
+      options: (form.kind === 'yesno' ? ['true', 'false'] : (form.choices ?? [])).map((o) => ({ value: o, label: form.kind === 'yesno' ? (o === 'true' ? 'yes' : 'no') : o, selected: o === values[name] })),
+      defaultValue: textOf(defaultFeedSettings[name]),
+      error: errors[name],
+    };
+  };
   render(
     ctx,
     'feedSettings',
     {
       title: `Settings of ${feed.slug}`,
       feed,
-      settings: feedSettingNames.map((name) => {
-        const form = settingForms[name];
-        return {
-          name,
-          ...form,
-          value: values[name],
-          isYesNo: form.kind === 'yesno',
-          isChoice: form.kind === 'choice',
-          isLongText: form.kind === 'longtext',
-          options: (form.kind === 'yesno' ? ['true', 'false'] : (form.choices ?? [])).map((o) => ({ value: o, label: form.kind === 'yesno' ? (o === 'true' ? 'yes' : 'no') : o, selected: o === values[name] })),
-          defaultValue: textOf(defaultFeedSettings[name]),
-          error: errors[name],
-        };
-      }),
+      groups: settingGroups.map((group) => ({
+        ...group,
+        settings: feedSettingNames.filter((n) => settingForms[n].group === group.id).map(field),
+        secrets: group.id === 'pull' ? pullSecretNames.map((name) => ({ name, help: secretHelp[name], set: secrets.includes(name), error: errors[name] })) : [],
+      })),
       hasErrors: Object.keys(errors).length > 0,
+      canPull: Boolean(feed.settings.pullUrl && feed.controlFile),
+      secretsUsable: Boolean(sluice.config.secretKey),
       inbox: {
         folder: `${sluice.config.inboxDir}/${feed.slug}/`,
         s3: sluice.config.s3InboxUrl ? `${sluice.config.s3InboxUrl.replace(/\/?$/, '/')}${feed.slug}/` : null,
@@ -67,26 +53,42 @@ function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: R
   );
 }
 
-export function feedRoutes(router: Router, sluice: SluiceContext) {
+export function feedRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   const db = sluice.database.knex;
 
   router.get('/feeds/:feed/settings', need('viewer'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
-    settingsPage(ctx, sluice, feed, Object.fromEntries(feedSettingNames.map((n) => [n, textOf(feed.settings[n])])));
+    await settingsPage(ctx, sluice, feed, Object.fromEntries(feedSettingNames.map((n) => [n, textOf(feed.settings[n])])));
   });
 
   router.post('/feeds/:feed/settings', need('admin'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
     const form = stateOf(ctx).form!;
     const values = Object.fromEntries(feedSettingNames.map((n) => [n, form.get(n) ?? textOf(feed.settings[n])]));
+    const actor = stateOf(ctx).session!.admin.email;
+    // Secret fields are never filled in: an empty one leaves the stored secret as it is.
+    const secrets = pullSecretNames.filter((name) => form.get(name));
     try {
-      await updateFeedSettings(db, feed.slug, values, stateOf(ctx).session!.admin.email);
+      if (secrets.length && !sluice.config.secretKey) throw new SluiceError('invalid_setting', 'secrets need SLUICE_SECRET_KEY', { fields: Object.fromEntries(secrets.map((n) => [n, 'Sluice stores secrets encrypted: set SLUICE_SECRET_KEY on the server first'])) });
+      await updateFeedSettings(db, feed.slug, values, actor);
+      for (const name of secrets) await setFeedSecret(sluice, feed.slug, name, form.get(name)!, actor);
     } catch (error) {
       if (!(error instanceof SluiceError) || error.code !== 'invalid_setting') throw error;
       return settingsPage(ctx, sluice, feed, values, (error.details.fields ?? {}) as Record<string, string>, 400);
     }
     flash(ctx, 'ok', `Settings of ${feed.slug} saved.`);
     ctx.redirect(`/admin/feeds/${encodeURIComponent(feed.slug)}/settings`);
+  });
+
+  router.post('/feeds/:feed/sync', need('operator'), async (ctx) => {
+    const feed = await getFeed(db, ctx.params.feed!);
+    const run = await startPull(sluice, feed, stateOf(ctx).session!.admin.email);
+    const outcome = await background.start(`sync run ${run.id}`, async () => {
+      await completePull(sluice, feed.id, run);
+      await processQueue(sluice, { feedId: feed.id });
+    });
+    flash(ctx, 'ok', outcome.pending ? `Sync now: pulling into run ${run.id}; this page follows it.` : `Sync now: run ${run.id} pulled.`);
+    ctx.redirect(`/admin/runs/${run.id}`);
   });
 
   router.get('/feeds/:feed/keys', need('admin'), async (ctx) => {

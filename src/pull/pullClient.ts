@@ -1,0 +1,221 @@
+import type { Context } from '../context.js';
+import type { FeedSettings } from '../core/feedSettings.js';
+import { nextFromLinkHeader, recordsAt, safeUrl, valueAt } from '../core/pullResponse.js';
+import type { Feed } from '../feeds/feeds.service.js';
+import { getFeedSecret, setFeedSecret } from '../feeds/feedSecrets.js';
+
+/** A pull that could not be completed; the message is safe to show (no credentials). */
+export class PullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PullError';
+  }
+}
+
+export interface PullStats {
+  pages: number;
+  records: number;
+}
+
+const EXCERPT = 200;
+const excerpt = (text: string) => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > EXCERPT ? `${flat.slice(0, EXCERPT)}…` : flat;
+};
+
+/**
+ * HTTP against the source system's API: authentication (refreshing an OAuth access token once
+ * when it is refused), a timeout per request, and errors that say what answered what.
+ */
+class ApiSession {
+  private accessToken: string | null = null;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly feed: Feed,
+  ) {}
+
+  private get settings(): FeedSettings {
+    return this.feed.settings;
+  }
+
+  private secret(name: string) {
+    return getFeedSecret(this.ctx, this.feed.id, name);
+  }
+
+  async request(url: URL): Promise<Response> {
+    const response = await this.send(url);
+    if (response.status !== 401 || !this.settings.pullAuth.startsWith('oauth')) return this.check(url, response);
+    // An expired or revoked access token: get a fresh one, once.
+    await response.body?.cancel();
+    this.accessToken = await this.fetchAccessToken();
+    const retried = await this.send(url);
+    if (retried.status === 401) {
+      throw new PullError(`${this.settings.pullMethod} ${safeUrl(url)} refused a freshly issued access token (401): ${excerpt(await retried.text())}`);
+    }
+    return this.check(url, retried);
+  }
+
+  private async check(url: URL, response: Response): Promise<Response> {
+    if (response.ok) return response;
+    throw new PullError(`${this.settings.pullMethod} ${safeUrl(url)} answered ${response.status} ${response.statusText}: ${excerpt(await this.text(url, response))}`);
+  }
+
+  /** The body as text, within the request's timeout. */
+  async text(url: URL, response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (error) {
+      throw this.networkError(url, error);
+    }
+  }
+
+  private async send(url: URL): Promise<Response> {
+    const headers: Record<string, string> = { accept: this.settings.pullFormat === 'csv' ? 'text/csv' : 'application/json', ...this.settings.pullHeaders };
+    const authorization = await this.authorization();
+    if (authorization) headers.authorization = authorization;
+    try {
+      return await fetch(url, { method: this.settings.pullMethod, headers, redirect: 'follow', signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000) });
+    } catch (error) {
+      throw this.networkError(url, error);
+    }
+  }
+
+  private networkError(url: URL, error: unknown): PullError {
+    const name = (error as Error)?.name;
+    if (name === 'TimeoutError' || name === 'AbortError') return new PullError(`${safeUrl(url)} did not answer within ${this.settings.pullTimeoutSeconds} s`);
+    const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+    return new PullError(`could not reach ${safeUrl(url)}: ${cause?.code ?? cause?.message ?? (error as Error)?.message ?? 'network error'}`);
+  }
+
+  private async authorization(): Promise<string | null> {
+    switch (this.settings.pullAuth) {
+      case 'none':
+        return null;
+      case 'basic': {
+        const password = (await this.secret('pullPassword')) ?? '';
+        return `Basic ${Buffer.from(`${this.settings.pullUsername ?? ''}:${password}`).toString('base64')}`;
+      }
+      case 'bearer': {
+        const token = await this.secret('pullToken');
+        if (!token) throw new PullError('bearer authentication needs the secret pullToken');
+        return `Bearer ${token}`;
+      }
+      default:
+        this.accessToken ??= (await this.secret('oauthAccessToken')) ?? (await this.fetchAccessToken());
+        return `Bearer ${this.accessToken}`;
+    }
+  }
+
+  /**
+   * OAuth 2 token endpoint: client credentials, or a refresh token. A rotated refresh token in the
+   * answer replaces the stored one at once — the old one may already be dead.
+   */
+  private async fetchAccessToken(): Promise<string> {
+    const { pullAuth, pullTokenUrl, pullClientId, pullScope } = this.settings;
+    const form = new URLSearchParams({ client_id: pullClientId ?? '' });
+    const clientSecret = await this.secret('pullClientSecret');
+    if (clientSecret) form.set('client_secret', clientSecret);
+    if (pullScope) form.set('scope', pullScope);
+    if (pullAuth === 'oauth-refresh-token') {
+      const refreshToken = await this.secret('pullRefreshToken');
+      if (!refreshToken) throw new PullError('oauth-refresh-token authentication needs the secret pullRefreshToken');
+      form.set('grant_type', 'refresh_token');
+      form.set('refresh_token', refreshToken);
+    } else {
+      form.set('grant_type', 'client_credentials');
+    }
+    const url = new URL(pullTokenUrl ?? '');
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form,
+        signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000),
+      });
+    } catch (error) {
+      throw this.networkError(url, error);
+    }
+    const text = await this.text(url, response);
+    if (!response.ok) throw new PullError(`the token endpoint ${safeUrl(url)} refused to issue an access token (${response.status}): ${excerpt(text)}`);
+    let body: { access_token?: unknown; refresh_token?: unknown };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new PullError(`the token endpoint ${safeUrl(url)} answered something that is not JSON`);
+    }
+    if (typeof body.access_token !== 'string' || !body.access_token) throw new PullError(`the token endpoint ${safeUrl(url)} answered without an access_token`);
+    if (pullAuth === 'oauth-refresh-token' && typeof body.refresh_token === 'string' && body.refresh_token) {
+      await setFeedSecret(this.ctx, this.feed.slug, 'pullRefreshToken', body.refresh_token);
+    }
+    await setFeedSecret(this.ctx, this.feed.slug, 'oauthAccessToken', body.access_token);
+    return body.access_token;
+  }
+}
+
+/**
+ * The fetched payload as the bytes of one data file: a JSON array of every page's records, or
+ * the CSV of every page under the first page's header. Pages are fetched as the archive reads,
+ * so memory holds one page at a time.
+ */
+export async function* pullPayload(ctx: Context, feed: Feed, stats: PullStats): AsyncGenerator<Buffer> {
+  const s = feed.settings;
+  const session = new ApiSession(ctx, feed);
+  let url: URL | null = new URL(s.pullUrl ?? '');
+  let header: string | null = null;
+  let page = s.pullPagination === 'page' ? 1 : 0;
+  if (page) url.searchParams.set(s.pullPageParam, String(page));
+  if (s.pullFormat === 'json') yield Buffer.from('[');
+  while (url) {
+    if (stats.pages >= s.pullMaxPages) throw new PullError(`the API has more than ${s.pullMaxPages} pages; raise pullMaxPages if that is expected`);
+    const response = await session.request(url);
+    const text = await session.text(url, response);
+    stats.pages++;
+    let count: number;
+    let next: string | null = nextFromLinkHeader(response.headers.get('link'));
+    if (s.pullFormat === 'json') {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        throw new PullError(`page ${stats.pages} (${safeUrl(url)}) is not valid JSON: ${(error as Error).message}`);
+      }
+      const records = recordsAt(body, s.pullRecordsPath);
+      if (typeof records === 'string') throw new PullError(`page ${stats.pages} (${safeUrl(url)}): ${records}`);
+      count = records.length;
+      if (count) yield Buffer.from(`${stats.records ? ',' : ''}\n${records.map((r) => JSON.stringify(r)).join(',\n')}`);
+      if (s.pullPagination === 'next-link') {
+        const field = valueAt(body, s.pullNextField);
+        if (typeof field === 'string' && field) next = field;
+      }
+      if (s.pullPagination === 'cursor') {
+        const cursor = valueAt(body, s.pullCursorField);
+        next = cursor === null || cursor === undefined || cursor === '' || count === 0 ? null : withParam(url, s.pullCursorParam, String(cursor));
+      }
+    } else {
+      const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+      const first = lines.shift() ?? '';
+      const rows = lines.filter((line) => line !== '');
+      if (header === null) {
+        header = first;
+        yield Buffer.from(`${first}\n`);
+      } else if (first !== header && first !== '') {
+        throw new PullError(`page ${stats.pages} (${safeUrl(url)}) has a different CSV header from page 1`);
+      }
+      count = rows.length;
+      if (count) yield Buffer.from(`${rows.join('\n')}\n`);
+    }
+    stats.records += count;
+    if (s.pullPagination === 'page') next = count === 0 ? null : withParam(url, s.pullPageParam, String(++page));
+    if (s.pullPagination === 'none') next = null;
+    url = next ? new URL(next, url) : null;
+  }
+  if (s.pullFormat === 'json') yield Buffer.from('\n]\n');
+}
+
+const withParam = (url: URL, name: string, value: string) => {
+  const next = new URL(url);
+  next.searchParams.set(name, value);
+  return next.toString();
+};
