@@ -31,6 +31,8 @@ export interface Config {
   };
   /** Encrypts pull credentials at rest (AES-256-GCM); null until SLUICE_SECRET_KEY is set. */
   secretKey: Buffer | null;
+  /** Whether `serve` runs the scheduled jobs; off for instances that only serve HTTP and the inbox. */
+  runJobs: boolean;
   /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
   trustProxy: boolean;
 }
@@ -121,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       digestHeldMs: digestHeldHours * 3_600_000,
     },
     secretKey,
+    runJobs: !/^(0|false|no|off)$/i.test(env.SLUICE_JOBS ?? ''),
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };

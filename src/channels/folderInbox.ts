@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
@@ -6,9 +7,12 @@ import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { isTemporaryName, namedFiles } from '../core/uploadSet.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { adoptArchivedFiles, completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
+import { adoptArchivedFiles, completeIfReady, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
-import { runFiles } from '../runs/runs.service.js';
+import { getRun, runFiles } from '../runs/runs.service.js';
+
+/** Where claimed files wait, inside the inbox (same file system: the claim is one rename). */
+const CLAIMED = '.claimed';
 
 interface Observation {
   size: number;
@@ -63,14 +67,14 @@ export class FolderInbox {
   private async scanOnce(feed: Feed): Promise<void> {
     const folder = this.feedFolder(feed);
     await mkdir(folder, { recursive: true });
+    await this.adoptClaimed(feed);
     const settled = await this.settledFiles(folder);
     const db = this.ctx.database.knex;
-    const receiving = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).first('id');
+    const receiving = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).orderBy('id').first('id');
     if (!receiving && !settled.has(CONTROL_FILE_NAME)) return;
 
-    const run = await openReceivingRun(this.ctx, feed, 'folder');
-    await adoptArchivedFiles(this.ctx, feed, run);
-    const files = await runFiles(db, run.id);
+    if (receiving) await adoptArchivedFiles(this.ctx, feed, await getRun(db, Number(receiving.id)));
+    const files = receiving ? await runFiles(db, Number(receiving.id)) : [];
     const have = new Set(files.map((f) => f.name));
     let wanted: string[] | null = null;
     const control = files.find((f) => f.name === CONTROL_FILE_NAME);
@@ -86,22 +90,63 @@ export class FolderInbox {
       await this.claim(feed, CONTROL_FILE_NAME);
       return;
     }
-    await completeIfReady(this.ctx, run.id);
+    if (receiving) await completeIfReady(this.ctx, Number(receiving.id));
   }
 
+  private claimedRoot(feed: Pick<Feed, 'slug'>): string {
+    return join(this.root, CLAIMED, feed.slug);
+  }
+
+  /**
+   * Takes a file out of the inbox with a rename to a folder of this claim's own, and only then
+   * adds it to the feed's open set. Of several servers watching one inbox exactly one wins the
+   * rename; the others see the file gone and open no run for it.
+   */
   private async claim(feed: Feed, name: string) {
-    const path = join(this.feedFolder(feed), name);
-    this.observed.delete(path);
-    let result;
+    const source = join(this.feedFolder(feed), name);
+    this.observed.delete(source);
+    const holder = join(this.claimedRoot(feed), `${Date.now()}-${randomUUID()}`);
+    await mkdir(holder, { recursive: true });
     try {
-      result = await receiveFile(this.ctx, feed, 'folder', name, { path, keepSource: false });
+      await rename(source, join(holder, name));
     } catch (error) {
-      // Another process claimed it first (several servers may watch one inbox).
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(holder, { recursive: true, force: true });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another server claimed it
       throw error;
     }
+    await faultPoint('folder:after-rename');
+    await this.attach(feed, holder, name);
+  }
+
+  private async attach(feed: Feed, holder: string, name: string) {
+    const result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), keepSource: false });
+    await rm(holder, { recursive: true, force: true });
     log.info('claimed a file from the inbox folder', { feed: feed.slug, run: result.run.id, file: name, missing: result.missing });
     await faultPoint('folder:after-claim');
+  }
+
+  /**
+   * Files a server claimed but did not add to a set — it stopped in between — are added now,
+   * once the claim is older than a lease: its server is presumed dead. Taking over a claim is a
+   * rename too, so only one server does.
+   */
+  private async adoptClaimed(feed: Feed) {
+    const root = this.claimedRoot(feed);
+    for (const claim of await readdir(root).catch(() => [] as string[])) {
+      if (Date.now() - Number(claim.split('-')[0]) < this.ctx.leaseSeconds * 1000) continue;
+      const holder = join(root, `${Date.now()}-${randomUUID()}`);
+      try {
+        await rename(join(root, claim), holder);
+      } catch {
+        continue; // another server took it over
+      }
+      const names = await readdir(holder);
+      if (names.length === 0) await rm(holder, { recursive: true, force: true });
+      for (const name of names.sort((a, b) => Number(a === CONTROL_FILE_NAME) - Number(b === CONTROL_FILE_NAME))) {
+        log.warn('adopting a file claimed by a server that stopped', { feed: feed.slug, file: name });
+        await this.attach(feed, holder, name);
+      }
+    }
   }
 
   /** Names in the folder whose size and mtime have been stable for the settle time. */

@@ -28,3 +28,12 @@ export async function claimJobTick(db: Db, name: string, owner: string, tick: nu
 export async function releaseJobLease(db: Db, name: string, owner: string): Promise<void> {
   await db('job_leases').where({ name, owner }).update({ expires_at: null });
 }
+
+/** Remembers that `owner` ran tick `tick` of `name`; kept a week (the retention job prunes it). */
+export async function recordJobTick(db: Db, name: string, owner: string, tick: number): Promise<void> {
+  await db('job_ticks').insert({ name, tick, owner, started_at: toDbTime() });
+}
+
+export async function pruneJobTicks(db: Db, now = new Date()): Promise<void> {
+  await db('job_ticks').where('started_at', '<', toDbTime(new Date(now.getTime() - 7 * 86_400_000))).delete();
+}

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadConfig, type Config } from '../config.js';
 import { openContext, type Context } from '../context.js';
 import { log } from '../log.js';
-import { claimJobTick, releaseJobLease } from './leases.js';
+import { claimJobTick, recordJobTick, releaseJobLease } from './leases.js';
 
 export interface JobSpec {
   name: string;
@@ -24,6 +24,7 @@ export async function runJob(spec: JobSpec, work: (ctx: Context) => Promise<unkn
     const tick = Math.floor(Date.now() / spec.intervalMs);
     const leaseMs = Math.max(spec.intervalMs * 10, 60_000);
     if (spec.everyProcess || (await claimJobTick(ctx.database.knex, spec.name, ctx.workerId, tick, leaseMs))) {
+      if (!spec.everyProcess) await recordJobTick(ctx.database.knex, spec.name, ctx.workerId, tick);
       await work(ctx);
       if (!spec.everyProcess) await releaseJobLease(ctx.database.knex, spec.name, ctx.workerId);
     }

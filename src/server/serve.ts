@@ -86,7 +86,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
   rescan();
 
   let bree: Bree | null = null;
-  if (options.jobs ?? true) {
+  if (options.jobs ?? config.runJobs) {
     bree = new Bree({
       root: join(packageRoot, 'dist', 'jobs'),
       defaultExtension: 'js',

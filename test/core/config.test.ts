@@ -18,6 +18,7 @@ describe('configuration', () => {
       s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: false },
       mail: { smtpUrl: null, from: 'Sluice <sluice@localhost>', digestAtMinutes: 480, digestHeldMs: 24 * 3_600_000 },
       secretKey: null,
+      runJobs: true,
       trustProxy: false,
     });
   });

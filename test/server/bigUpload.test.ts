@@ -39,7 +39,9 @@ describe('a large upload', () => {
     await runCli(['migrate'], env);
     await runCli(['feed', 'add', 'hr'], env);
     key = (await runCli(['key', 'create', 'hr'], env)).stdout.split('\n')[0]!;
-    server = sluice(['serve'], { ...env, PORT: '18391' });
+    // Without the scheduled jobs: they run in worker threads with heaps of their own, which
+    // would be measured along with the upload.
+    server = sluice(['serve'], { ...env, PORT: '18391', SLUICE_JOBS: 'off' });
     url = 'http://127.0.0.1:18391';
     for (let i = 0; i < 100 && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) await sleep(100);
   });
@@ -48,8 +50,8 @@ describe('a large upload', () => {
     await server?.done;
   });
 
-  it('streams 200 MB uploads to the archive with flat memory', async () => {
-    const size = 200 * 1024 * 1024;
+  it('streams a 1 GB upload to the archive, growing the server by less than 50 MB', async () => {
+    const size = 1024 * 1024 * 1024;
     const path = join(dir, 'big.csv');
     const out = createWriteStream(path);
     const hash = createHash('sha256');
@@ -64,15 +66,13 @@ describe('a large upload', () => {
     await upload(`${url}/api/v1/feeds/hr/files/warm-up.csv`, key, join(dir, 'sluice.sqlite'), (await readFile(join(dir, 'sluice.sqlite'))).length);
     const before = await peakRssMb(server.child.pid!);
     const response = await upload(`${url}/api/v1/feeds/hr/files/big.csv`, key, path, size);
-    const afterFirst = await peakRssMb(server.child.pid!);
+    const after = await peakRssMb(server.child.pid!);
     expect(response.status).toBe(201);
     expect(JSON.parse(response.body)).toMatchObject({ file: { name: 'big.csv', size, sha256: hash.digest('hex') } });
-    // Garbage from streamed chunks lifts the peak by a few tens of MB, and not more with more
-    // data; holding even one of these files would lift it by 200 MB.
-    expect((await upload(`${url}/api/v1/feeds/hr/files/big2.csv`, key, path, size)).status).toBe(201);
-    const after = await peakRssMb(server.child.pid!);
-    expect(after - before).toBeLessThan(100);
-    expect(afterFirst - before).toBeLessThan(100);
+    // Garbage from streamed chunks lifts the peak a little, the same for any size; holding the
+    // file, or a part of it that grows with it, would lift it by up to a gigabyte.
+    console.log(`1 GB upload: server peak RSS ${before.toFixed(0)} MB before, ${after.toFixed(0)} MB after (+${(after - before).toFixed(1)} MB)`);
+    expect(after - before).toBeLessThan(50);
 
     const db = knexFactory({ client: 'better-sqlite3', connection: { filename: join(dir, 'sluice.sqlite') }, useNullAsDefault: true });
     try {

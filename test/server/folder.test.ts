@@ -75,11 +75,11 @@ describe('folder inbox', () => {
     }
   });
 
-  it.each(['intake:after-archive', 'folder:after-claim'])('processes a set exactly once when the server is killed at %s', async (point) => {
+  it.each(['folder:after-rename', 'intake:after-archive', 'folder:after-claim'])('processes a set exactly once when the server is killed at %s', async (point) => {
     const server = await startTestServer({}, { rescanMs: 200 });
     const dataDir = server.dataDir;
     await server.stop();
-    const env = { SLUICE_DATA_DIR: dataDir, PORT: '0', SLUICE_SETTLE_SECONDS: '0', SLUICE_FAULT: point, SLUICE_FAULT_FILE: join(dataDir, 'fault') };
+    const env = { SLUICE_DATA_DIR: dataDir, PORT: '0', SLUICE_SETTLE_SECONDS: '0', SLUICE_LEASE_SECONDS: '1', SLUICE_FAULT: point, SLUICE_FAULT_FILE: join(dataDir, 'fault') };
     const child = sluice(['serve'], env);
     await cp(basic, join(dataDir, 'inbox', 'demo'), { recursive: true });
     await until('the claim', async () => existsSync(join(dataDir, 'fault')));

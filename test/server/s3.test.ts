@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openContext } from '../../src/context.js';
 import { runFromFolder } from '../../src/pipeline/intake.js';
@@ -17,32 +14,16 @@ import { runFiles, listRuns } from '../../src/runs/runs.service.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 import { loadConfig } from '../../src/config.js';
 import { samples } from '../helpers/uploads.js';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+import { startS3rver } from '../helpers/s3rver.js';
 
 describe('S3 inbox (s3rver)', () => {
-  let s3: ChildProcess;
+  let s3: Awaited<ReturnType<typeof startS3rver>>;
   let endpoint: string;
   let env: TestEnv;
 
   beforeAll(async () => {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    const dir = await mkdtemp(join(tmpdir(), 's3rver-'));
-    // s3rver's paged listing needs the legacy OpenSSL provider in its own process.
-    s3 = spawn(process.execPath, ['--openssl-legacy-provider', join('node_modules', 's3rver', 'bin', 's3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', 'drops', '--configure-bucket', 'archive'], {
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(endpoint).then(() => true, () => false)) break;
-      await sleep(100);
-    }
+    s3 = await startS3rver(['drops', 'archive']);
+    endpoint = s3.endpoint;
     env = await openTestEnv(testDatabases[0]!);
     Object.assign(env.ctx.config, loadConfig({ S3_INBOX_URL: 's3://drops/inbox/', S3_ENDPOINT: endpoint, S3_FORCE_PATH_STYLE: 'true', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' }));
     process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -50,7 +31,7 @@ describe('S3 inbox (s3rver)', () => {
     await addFeed(env.ctx.database.knex, 'hr');
   });
   afterAll(async () => {
-    s3?.kill();
+    await s3?.stop();
     await env?.close();
   });
 

@@ -7,6 +7,7 @@ import * as addRunAttempts from './20261121E-add-run-attempts.js';
 import * as createAdminsAndAudit from './20261121F-create-admins-and-audit.js';
 import * as createMailOutbox from './20261121G-create-mail-outbox.js';
 import * as createFeedPulls from './20261121H-create-feed-pulls.js';
+import * as createJobTicks from './20261121I-create-job-ticks.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121F-create-admins-and-audit': createAdminsAndAudit,
   '20261121G-create-mail-outbox': createMailOutbox,
   '20261121H-create-feed-pulls': createFeedPulls,
+  '20261121I-create-job-ticks': createJobTicks,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,20 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A generated upload set of `users` users in three groups each, big enough to kill mid-way. */
+export async function writeBigSet(dir: string, users: number, variant = 0): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const lines = ['id,email,first,last,groups'];
+  for (let i = 0; i < users; i++) lines.push(`u${i},user${i}@example.org,First${(i + variant) % 997},Last${i % 1009},g${i % 50};h${i % 7};k${(i + variant) % 3}`);
+  await writeFile(join(dir, 'users.csv'), lines.join('\n') + '\n');
+  await writeFile(
+    join(dir, 'control.json'),
+    JSON.stringify({
+      version: 1,
+      mode: 'full',
+      files: { 'users.csv': { type: 'users' } },
+      users: { key: 'username', fields: { username: 'id', email: 'email', firstName: 'first', lastName: 'last', groups: { column: 'groups', split: ';' } } },
+    }),
+  );
+  return dir;
+}

@@ -1,0 +1,150 @@
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFeed } from '../../src/feeds/feeds.service.js';
+import { getRun, listRuns, runEvents } from '../../src/runs/runs.service.js';
+import { processQueue } from '../../src/pipeline/queue.js';
+import knexFactory from 'knex';
+import { writeBigSet } from '../helpers/bigSet.js';
+import { sluice } from '../helpers/cli.js';
+import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
+import { directorySnapshot } from '../helpers/directory.js';
+import { importFolder } from '../helpers/uploads.js';
+import { until } from '../helpers/wait.js';
+
+const TRIALS = 20;
+const USERS = 12_000;
+
+/** A small seeded generator, so a failing trial can be replayed with the seed it prints. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name', (database) => {
+  let env: TestEnv;
+  let set: string;
+  let reference: Awaited<ReturnType<typeof directorySnapshot>>;
+  let processingMs: number;
+  const db = () => env.ctx.database.knex;
+
+  beforeAll(async () => {
+    env = await openTestEnv(database);
+    set = await writeBigSet(await mkdtemp(join(tmpdir(), 'sluice-kill-set-')), USERS);
+    await addFeed(db(), 'reference', { settings: { holdFirstRun: false } });
+    const started = performance.now();
+    expect((await importFolder(env.ctx, 'reference', set)).state).toBe('applied');
+    processingMs = performance.now() - started;
+    reference = await directorySnapshot(env.ctx, 'reference');
+  });
+  afterAll(async () => {
+    await env?.close();
+    if (set) await rm(set, { recursive: true, force: true });
+  });
+
+  const serveEnv = () => ({ DATABASE_URL: env.url, SLUICE_DATA_DIR: env.dataDir, PORT: '0', SLUICE_SETTLE_SECONDS: '0', SLUICE_LEASE_SECONDS: '1' });
+
+  async function startServe() {
+    const server = sluice(['serve'], serveEnv());
+    let out = '';
+    server.child.stdout!.on('data', (d) => (out += d));
+    await until('serve to start', async () => out.includes('Drop upload sets'), 30_000);
+    return server;
+  }
+
+  const seed = Number(process.env.SLUICE_KILL_SEED ?? Date.now() % 100_000);
+  const next = random(seed);
+  const killedIn: Record<string, number> = {};
+
+  it.each(Array.from({ length: TRIALS }, (_, i) => i))('trial %i: the directory is before or after the run, and the drop completes exactly once', async (trial) => {
+    const feed = `trial${trial}`;
+    await addFeed(db(), feed, { settings: { holdFirstRun: false } });
+    const feedId = (await db()('feeds').where({ slug: feed }).first('id')).id;
+    const inbox = join(env.dataDir, 'inbox', feed);
+    const delayMs = Math.round(next() * processingMs * 1.1);
+    const context = `seed ${seed} (SLUICE_KILL_SEED), trial ${trial}, killed ${delayMs} ms into processing`;
+
+    const doomed = await startServe();
+    await cp(join(set, 'users.csv'), join(inbox, 'users.csv'));
+    await cp(join(set, 'control.json'), join(inbox, 'control.json'));
+    // The random point is measured from when a worker took the run, so it falls in validation or apply.
+    await until(`${context}: a worker to take the run`, async () => (await db()('runs').where({ feed_id: feedId }).whereNot({ state: 'receiving' }).whereNot({ state: 'queued' }).first('id')) !== undefined, 30_000);
+    await sleep(delayMs);
+    doomed.child.kill('SIGKILL');
+    await doomed.done;
+
+    const [run] = await listRuns(db(), { feedId, limit: 1 });
+    const state = run?.state ?? 'not claimed yet';
+    killedIn[state] = (killedIn[state] ?? 0) + 1;
+    const now = await directorySnapshot(env.ctx, feed);
+    if (now.users.length > 0) expect(now, `${context}: half a run is visible`).toEqual(reference);
+    else expect(now.memberships, context).toEqual([]);
+
+    const recovering = await startServe();
+    try {
+      await until(`${context}: the run to be applied after the restart`, async () => {
+        const runs = await db()('runs').where({ feed_id: feedId }).select('state');
+        return runs.length === 1 && runs[0].state === 'applied';
+      }, 60_000);
+    } finally {
+      recovering.child.kill('SIGTERM');
+      await recovering.done;
+    }
+    expect(await directorySnapshot(env.ctx, feed), context).toEqual(reference);
+    expect(await readdir(inbox), `${context}: files left in the inbox`).toEqual([]);
+  });
+
+  it('killed some trials while validating and some while applying', () => {
+    console.log(`kill trials on ${database.name} (seed ${seed}, processing ≈ ${Math.round(processingMs)} ms):`, killedIn);
+    expect(killedIn.validating ?? 0).toBeGreaterThan(0);
+    expect(killedIn.applying ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!testDatabases.some((d) => d.name === 'mysql'))('the database connection killed mid-apply on mysql', () => {
+  it('is retried, and the run completes with the directory of an undisturbed run', async () => {
+    const env = await openTestEnv(testDatabases.find((d) => d.name === 'mysql')!);
+    const set = await writeBigSet(await mkdtemp(join(tmpdir(), 'sluice-kill-conn-')), USERS);
+    try {
+      const db = env.ctx.database.knex;
+      for (const feed of ['reference', 'victim']) await addFeed(db, feed, { settings: { holdFirstRun: false } });
+      expect((await importFolder(env.ctx, 'reference', set)).state).toBe('applied');
+
+      // From another session, kill whichever connection is writing memberships for the victim.
+      const schema = new URL(env.url).pathname.slice(1);
+      const killer = knexFactory({ client: 'mysql2', connection: env.url.replace(`/${schema}`, '/') + '' });
+      let killed: number | null = null;
+      const watching = (async () => {
+        for (let i = 0; i < 3000 && killed === null; i++) {
+          const [rows] = (await killer.raw("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'INSERT INTO directory_memberships%'", [schema])) as [{ ID: number }[]];
+          if (rows[0]) {
+            killed = Number(rows[0].ID);
+            await killer.raw(`KILL CONNECTION ${killed}`);
+          }
+          await sleep(10);
+        }
+      })();
+      const victim = await importFolder(env.ctx, 'victim', set);
+      await watching;
+      await killer.destroy();
+      expect(killed, 'the apply was never caught writing memberships').not.toBeNull();
+      expect(victim.state).toBe('applying');
+      expect((await directorySnapshot(env.ctx, 'victim')).users).toEqual([]);
+
+      // The failed attempt gave up its lease: the next pass of the queue applies the run again.
+      await processQueue(env.ctx);
+      const done = await getRun(db, victim.id);
+      expect(done).toMatchObject({ state: 'applied', attempts: 1 });
+      expect((await runEvents(db, victim.id)).map((e) => e.message)).toContainEqual(expect.stringMatching(/^processing stopped with an error \(attempt 1 of 3\): .*; trying again$/));
+      expect(await directorySnapshot(env.ctx, 'victim')).toEqual(await directorySnapshot(env.ctx, 'reference'));
+    } finally {
+      await env.close();
+      await rm(set, { recursive: true, force: true });
+    }
+  });
+});
