@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Context } from '../context.js';
+import type { ChangeCounts } from '../core/changeCounts.js';
 import type { ControlFile } from '../core/control/types.js';
 import { profileColumns } from '../directory/userColumns.js';
 import { toDbTime } from '../storage/dialect.js';
@@ -18,9 +19,11 @@ export class BaselineMovedError extends Error {
 export async function applyChangeSet(
   ctx: Context,
   trx: Knex.Transaction,
-  input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile },
+  input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts },
 ): Promise<void> {
-  const { runId: R, feedId: F } = input;
+  const { runId: R, feedId: F, counts } = input;
+  // A statement with nothing to do still reads its tables: skip what the change set says is empty.
+  const any = (n: number) => n > 0;
   const { dialect } = ctx.database;
   const now = toDbTime();
   const feed = await dialect.forUpdate(trx('feeds').where({ id: F }).first('directory_version'));
@@ -29,13 +32,13 @@ export async function applyChangeSet(
   const change = (entity: string, ops: string[]) =>
     `c.run_id = ${Number(R)} AND c.entity = '${entity}' AND c.op IN (${ops.map((o) => `'${o}'`).join(', ')})`;
 
-  await trx.raw(
+  if (any(counts.groups.created)) await trx.raw(
     `INSERT INTO directory_groups (feed_id, code, name, created_at, updated_at, created_in_run)
      SELECT ?, c.entity_key, COALESCE((SELECT MAX(g.name) FROM staging_groups g WHERE g.run_id = c.run_id AND g.code = c.entity_key), c.entity_key), ?, ?, ?
        FROM run_changes c WHERE ${change('group', ['create'])}`,
     [F, now, now, R],
   );
-  await dialect.updateFrom(trx, {
+  if (any(counts.groups.updated)) await dialect.updateFrom(trx, {
     target: 'directory_groups',
     sources: ['run_changes c', 'staging_groups g'],
     set: { name: 'g.name', updated_at: '?' },
@@ -44,7 +47,7 @@ export async function applyChangeSet(
   });
 
   const columns = profileColumns.join(', ');
-  await trx.raw(
+  if (any(counts.users.created)) await trx.raw(
     `INSERT INTO directory_users (feed_id, user_key, ${columns}, custom, state, locked_fields, source_record, record_hash,
                                   created_at, updated_at, created_in_run, last_seen_in_run)
      SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, ?, ?, ?, ?
@@ -65,7 +68,7 @@ export async function applyChangeSet(
       where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
       bindings: [now, R, F],
     });
-  } else {
+  } else if (any(counts.users.updated + counts.users.reactivated)) {
     await dialect.updateFrom(trx, {
       target: 'directory_users',
       sources: ['run_changes c', 'staging_users s'],
@@ -74,25 +77,25 @@ export async function applyChangeSet(
       bindings: [now, F],
     });
   }
-  await trx.raw(
+  if (any(counts.users.suspended)) await trx.raw(
     `UPDATE directory_users SET state = 'suspended', suspended_at = ?, updated_at = ?
       WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['suspend'])})`,
     [now, now, F],
   );
   await faultPoint('apply:after-user-updates');
 
-  await trx.raw(
+  if (any(counts.memberships.removed)) await trx.raw(
     `DELETE FROM directory_memberships WHERE id IN (SELECT id FROM (
         SELECT dm.id FROM run_changes c
           JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = c.entity_key AND dm.group_code = c.group_code
          WHERE ${change('membership', ['remove'])}) doomed)`,
     [F],
   );
-  await trx.raw(
+  if (any(counts.users.deleted)) await trx.raw(
     `DELETE FROM directory_users WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['delete'])})`,
     [F],
   );
-  await trx.raw(
+  if (any(counts.memberships.added)) await trx.raw(
     `INSERT INTO directory_memberships (feed_id, user_id, group_id, user_key, group_code, managed, created_at, created_in_run)
      SELECT ?, u.id, g.id, u.user_key, g.code, 1, ?, ?
        FROM run_changes c

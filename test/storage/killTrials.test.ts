@@ -66,14 +66,20 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
     await addFeed(db(), feed, { settings: { holdFirstRun: false } });
     const feedId = (await db()('feeds').where({ slug: feed }).first('id')).id;
     const inbox = join(env.dataDir, 'inbox', feed);
-    const delayMs = Math.round(next() * processingMs * 1.1);
-    const context = `seed ${seed} (SLUICE_KILL_SEED), trial ${trial}, killed ${delayMs} ms into processing`;
+    // Even trials are killed somewhere in validation, odd ones somewhere in apply: the random
+    // point is measured from when the run entered that phase.
+    const phase = trial % 2 === 0 ? 'validating' : 'applying';
+    const delayMs = Math.round(next() * processingMs * (phase === 'validating' ? 0.5 : 0.3));
+    const context = `seed ${seed} (SLUICE_KILL_SEED), trial ${trial}, killed ${delayMs} ms into ${phase}`;
 
     const doomed = await startServe();
     await cp(join(set, 'users.csv'), join(inbox, 'users.csv'));
     await cp(join(set, 'control.json'), join(inbox, 'control.json'));
-    // The random point is measured from when a worker took the run, so it falls in validation or apply.
-    await until(`${context}: a worker to take the run`, async () => (await db()('runs').where({ feed_id: feedId }).whereNot({ state: 'receiving' }).whereNot({ state: 'queued' }).first('id')) !== undefined, 30_000);
+    const reached = phase === 'validating' ? ['validating', 'applying', 'applied'] : ['applying', 'applied'];
+    for (let waited = 0; !(await db()('runs').where({ feed_id: feedId }).whereIn('state', reached).first('id')); waited += 10) {
+      if (waited > 30_000) throw new Error(`${context}: the run never reached ${phase}`);
+      await sleep(10);
+    }
     await sleep(delayMs);
     doomed.child.kill('SIGKILL');
     await doomed.done;
