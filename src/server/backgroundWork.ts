@@ -11,17 +11,24 @@ export class BackgroundWork {
   /** The task's outcome if it ends within `waitMs`, otherwise `{ pending: true }`. */
   async start<T>(what: string, task: () => Promise<T>, waitMs = 2_000): Promise<{ pending: false; value: T } | { pending: true }> {
     const promise = task();
+    let waiting = true;
     this.running.add(promise);
     promise
-      .catch((error: unknown) => log.error('background work failed', { what, error: String((error as Error)?.stack ?? error) }))
+      .catch((error: unknown) => {
+        // An error the request saw is the request's to report; later ones only reach the log.
+        if (!waiting) log.error('background work failed', { what, error: String((error as Error)?.stack ?? error) });
+      })
       .finally(() => this.running.delete(promise));
     const timer = new AbortController();
-    const outcome = await Promise.race([
-      promise.then((value) => ({ pending: false as const, value })),
-      delay(waitMs, { pending: true as const }, { signal: timer.signal }).catch(() => ({ pending: true as const })),
-    ]);
-    timer.abort();
-    return outcome;
+    try {
+      return await Promise.race([
+        promise.then((value) => ({ pending: false as const, value })),
+        delay(waitMs, { pending: true as const }, { signal: timer.signal }).catch(() => ({ pending: true as const })),
+      ]);
+    } finally {
+      waiting = false;
+      timer.abort();
+    }
   }
 
   async drain(): Promise<void> {

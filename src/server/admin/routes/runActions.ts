@@ -69,7 +69,9 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
   const find = async (name: string, runId: string) => {
     const action = runActions.find((a) => a.name === name);
     if (!action) throw notFound('action', name);
-    const run = await getRun(db, Number(runId));
+    const id = Number(runId);
+    if (!Number.isSafeInteger(id) || id <= 0) throw notFound('run', runId);
+    const run = await getRun(db, id);
     if (!action.from.includes(run.state)) {
       throw new SluiceError('invalid_state', `run ${run.id} is ${run.state}; ${action.label.toLowerCase()} needs it to be ${action.from.join(' or ')}`);
     }
