@@ -1,5 +1,6 @@
 import { SluiceError, invalidSetting, notFound } from '../errors.js';
 import { recordAudit } from '../audit/audit.service.js';
+import { countRows } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
 import { generatePassword, hashPassword } from './passwords.js';
 
@@ -56,6 +57,12 @@ export async function findAdmin(db: Db, emailOrId: string | number): Promise<Adm
   return row ? fromRow(row) : null;
 }
 
+/** An account and its stored password hash, for signing in; null when there is none. */
+export async function findAdminCredentials(db: Db, email: string): Promise<{ admin: Admin; passwordHash: string } | null> {
+  const row = await db('admins').where({ email: normaliseEmail(email) }).first();
+  return row ? { admin: fromRow(row), passwordHash: row.password_hash as string } : null;
+}
+
 export async function getAdmin(db: Db, emailOrId: string | number): Promise<Admin> {
   const admin = await findAdmin(db, emailOrId);
   if (!admin) throw notFound('admin account', emailOrId);
@@ -67,8 +74,7 @@ export async function listAdmins(db: Db): Promise<Admin[]> {
 }
 
 export async function countAdmins(db: Db): Promise<number> {
-  const [row] = (await db('admins').count({ n: '*' })) as { n: number | string }[];
-  return Number(row?.n ?? 0);
+  return countRows(db('admins'));
 }
 
 export async function setAdminRole(db: Db, email: string, role: AdminRole, actor: string): Promise<Admin> {
@@ -99,6 +105,5 @@ export async function removeAdmin(db: Db, email: string, actor: string): Promise
 }
 
 async function keepOneAdmin(db: Db) {
-  const [row] = (await db('admins').where({ role: 'admin' }).count({ n: '*' })) as { n: number | string }[];
-  if (Number(row?.n) <= 1) throw new SluiceError('conflict', 'this is the last account with the admin role; give another account the admin role first');
+  if ((await countRows(db('admins').where({ role: 'admin' }))) <= 1) throw new SluiceError('conflict', 'this is the last account with the admin role; give another account the admin role first');
 }

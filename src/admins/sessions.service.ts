@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { recordAudit } from '../audit/audit.service.js';
 import { SluiceError } from '../errors.js';
+import { countRows } from '../storage/database.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
-import { findAdmin, normaliseEmail, type Admin } from './admins.service.js';
+import { findAdmin, findAdminCredentials, normaliseEmail, type Admin } from './admins.service.js';
 import { verifyPassword } from './passwords.js';
 
 export const SESSION_HOURS = 12;
@@ -28,18 +29,15 @@ export async function signIn(db: Db, input: { email: string; password: string; i
   const email = normaliseEmail(input.email).slice(0, 320);
   const ip = input.ip.slice(0, 64);
   const since = toDbTime(new Date(Date.now() - SIGN_IN_LIMITS.windowMinutes * 60_000));
-  const failures = async (column: 'email' | 'ip', value: string) => {
-    const [row] = (await db('sign_in_attempts').where(column, value).where('at', '>=', since).where({ succeeded: false }).count({ n: '*' })) as { n: number | string }[];
-    return Number(row?.n ?? 0);
-  };
+  const failures = (column: 'email' | 'ip', value: string) => countRows(db('sign_in_attempts').where(column, value).where('at', '>=', since).where({ succeeded: false }));
   if ((await failures('email', email)) >= SIGN_IN_LIMITS.perEmail || (await failures('ip', ip)) >= SIGN_IN_LIMITS.perAddress) {
     throw new SluiceError('too_many_attempts', `too many failed sign-ins; try again in ${SIGN_IN_LIMITS.windowMinutes} minutes`);
   }
-  const admin = await findAdmin(db, email);
-  const row = admin ? ((await db('admins').where({ id: admin.id }).first('password_hash')) as { password_hash: string }) : null;
-  const ok = await verifyPassword(input.password, row?.password_hash ?? NO_SUCH_ACCOUNT);
-  await db('sign_in_attempts').insert({ email, ip, succeeded: Boolean(admin && ok), at: toDbTime() });
-  if (!admin || !ok) throw new SluiceError('unauthorized', 'the email address or the password is wrong');
+  const account = await findAdminCredentials(db, email);
+  const ok = await verifyPassword(input.password, account?.passwordHash ?? NO_SUCH_ACCOUNT);
+  await db('sign_in_attempts').insert({ email, ip, succeeded: Boolean(account && ok), at: toDbTime() });
+  if (!account || !ok) throw new SluiceError('unauthorized', 'the email address or the password is wrong');
+  const { admin } = account;
 
   const token = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');

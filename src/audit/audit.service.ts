@@ -1,3 +1,4 @@
+import { countRows } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
 
 export interface AuditEntry {
@@ -21,10 +22,10 @@ export async function recordAudit(db: Db, entry: { actor: string; action: string
 }
 
 export async function listAudit(db: Db, page: { limit: number; offset: number }): Promise<{ entries: AuditEntry[]; total: number }> {
-  const [count] = (await db('audit_log').count({ n: '*' })) as { n: number | string }[];
+  const total = await countRows(db('audit_log'));
   const rows = await db('audit_log').orderBy('id', 'desc').limit(page.limit).offset(page.offset);
   return {
-    total: Number(count?.n ?? 0),
+    total,
     entries: rows.map((r: { id: number; at: unknown; actor: string; action: string; target: string; details: string | null }) => ({
       id: Number(r.id),
       at: fromDbTime(r.at)!,

@@ -51,6 +51,9 @@ export function problemLocation(p: Problem): string {
   return where;
 }
 
+/** The message with the JSON pointer it is about, for lists whose other columns carry file and line. */
+export const problemMessage = (p: Problem): string => (p.pointer !== undefined ? `${p.pointer || '/'}: ${p.message}` : p.message);
+
 /** `people.csv:12:5: message`, the form editors and terminals link to. */
 export function formatProblem(p: Problem): string {
   const where = problemLocation(p);

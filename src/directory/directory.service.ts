@@ -1,5 +1,6 @@
 import { fieldChanges } from '../core/fieldChanges.js';
 import { notFound } from '../errors.js';
+import { countRows } from '../storage/database.js';
 import { fromDbTime, type Db } from '../storage/dialect.js';
 import { fieldOfColumn, profileColumns } from './userColumns.js';
 
@@ -96,7 +97,7 @@ export async function userHistory(db: Db, feedId: number, key: string, limit = 2
 }
 
 export async function listGroups(db: Db, feedId: number, page: { limit: number; offset: number }) {
-  const [count] = (await db('directory_groups').where({ feed_id: feedId }).count({ n: '*' })) as { n: number | string }[];
+  const total = await countRows(db('directory_groups').where({ feed_id: feedId }));
   const rows = await db('directory_groups as g')
     .where('g.feed_id', feedId)
     .orderBy('g.code')
@@ -104,7 +105,7 @@ export async function listGroups(db: Db, feedId: number, page: { limit: number; 
     .offset(page.offset)
     .select('g.code', 'g.name', 'g.created_at', 'g.created_in_run', db.raw('(SELECT COUNT(*) FROM directory_memberships m WHERE m.group_id = g.id) AS members'));
   return {
-    total: Number(count?.n ?? 0),
+    total,
     groups: rows.map((r: any) => ({ code: r.code as string, name: r.name as string, members: Number(r.members), createdAt: fromDbTime(r.created_at)!, createdInRun: Number(r.created_in_run) })),
   };
 }

@@ -2,10 +2,10 @@ import type { Context } from '../context.js';
 import { fieldOfColumn, profileColumns } from '../directory/userColumns.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import type { Run } from '../runs/runs.service.js';
-import { handlebars, loadTemplates } from '../templates.js';
+import { handlebars } from '../templates.js';
+import { mailTemplates } from './mailTemplates.js';
 import { enqueueMail, type NewMail } from './outbox.service.js';
 
-const templates = loadTemplates('mail');
 const PAGE = 500;
 
 /** The text as HTML paragraphs; every value is escaped by the template. */
@@ -16,13 +16,12 @@ const paragraphs = (text: string) => text.split(/\n\s*\n/).map((p) => ({ lines: 
  * re-applies, which restore a snapshot rather than bring in new people. The outbox keeps one
  * invitation per user of a feed, ever: a user deleted and created again is not invited twice.
  */
-export async function enqueueInvitations(ctx: Context, run: Run, feed: Feed, now = new Date()): Promise<number> {
+export async function enqueueInvitations(ctx: Context, run: Run, feed: Feed, now = new Date()): Promise<void> {
   const { invitations, invitationBody, invitationSubject, profileEditUrl } = feed.settings;
-  if (!invitations || !invitationBody || run.reapplyOf !== null) return 0;
+  if (!invitations || !invitationBody || run.reapplyOf !== null) return;
   const subject = handlebars.compile(invitationSubject, { noEscape: true });
   const body = handlebars.compile(invitationBody, { noEscape: true });
   const db = ctx.database.knex;
-  let added = 0;
   let after = 0;
   for (;;) {
     // The directory's current values: an invitation greets the user as the run left them.
@@ -49,11 +48,11 @@ export async function enqueueInvitations(ctx: Context, run: Run, feed: Feed, now
         to: [String(row.email)],
         subject: subject(fields).trim(),
         text,
-        html: templates.get('invitation.html')!({ paragraphs: paragraphs(text) }),
+        html: mailTemplates.get('invitation.html')!({ paragraphs: paragraphs(text) }),
       });
     }
-    added += await enqueueMail(ctx, db, mails, now);
-    if (rows.length < PAGE) return added;
+    await enqueueMail(ctx, db, mails, now);
+    if (rows.length < PAGE) return;
     after = Number(rows[rows.length - 1]!.seq);
   }
 }

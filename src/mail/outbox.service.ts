@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.js';
+import { countRows } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
 
 export type MailKind = 'report' | 'invitation' | 'digest';
@@ -85,21 +86,11 @@ export const outboxRow = (ctx: Context, mail: NewMail, now = new Date()) => ({
   created_at: toDbTime(now),
 });
 
-/** Adds mail to the outbox; a key already there is left as it is. Returns how many were new. */
-export async function enqueueMail(ctx: Context, db: Db, mails: NewMail[], now = new Date()): Promise<number> {
-  let added = 0;
+/** Adds mail to the outbox; a key already there is left as it is. */
+export async function enqueueMail(ctx: Context, db: Db, mails: NewMail[], now = new Date()): Promise<void> {
   for (let i = 0; i < mails.length; i += 200) {
-    const rows = mails.slice(i, i + 200).map((m) => outboxRow(ctx, m, now));
-    const before = await countByKeys(db, rows.map((r) => r.dedupe_key));
-    await db('mail_outbox').insert(rows).onConflict('dedupe_key').ignore();
-    added += (await countByKeys(db, rows.map((r) => r.dedupe_key))) - before;
+    await db('mail_outbox').insert(mails.slice(i, i + 200).map((m) => outboxRow(ctx, m, now))).onConflict('dedupe_key').ignore();
   }
-  return added;
-}
-
-async function countByKeys(db: Db, keys: string[]) {
-  const [row] = (await db('mail_outbox').whereIn('dedupe_key', keys).count({ n: '*' })) as { n: number | string }[];
-  return Number(row?.n ?? 0);
 }
 
 export async function listOutbox(db: Db, filter: { kind?: MailKind; state?: MailState; runId?: number; limit?: number; offset?: number } = {}) {
@@ -170,8 +161,5 @@ export async function markAttemptFailed(db: Db, mail: OutboxMail, error: string,
 
 /** Invitations of a feed sent in the hour before `now`, for the feed's hourly limit. */
 export async function invitationsSentSince(db: Db, feedId: number, since: Date): Promise<number> {
-  const [row] = (await db('mail_outbox').where({ kind: 'invitation', feed_id: feedId, state: 'sent' }).where('sent_at', '>', toDbTime(since)).count({ n: '*' })) as {
-    n: number | string;
-  }[];
-  return Number(row?.n ?? 0);
+  return countRows(db('mail_outbox').where({ kind: 'invitation', feed_id: feedId, state: 'sent' }).where('sent_at', '>', toDbTime(since)));
 }

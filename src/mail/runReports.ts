@@ -3,11 +3,10 @@ import { problemLocation } from '../core/problems.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { runErrorsCsv } from '../runs/runExports.js';
 import { getRun, reportedStates, runErrors, type Run } from '../runs/runs.service.js';
-import { loadTemplates } from '../templates.js';
+import { mailTemplates } from './mailTemplates.js';
 import { enqueueInvitations } from './invitations.js';
 import { enqueueMail, type NewMail } from './outbox.service.js';
 
-const templates = loadTemplates('mail');
 const FIRST_ERRORS = 10;
 /** Larger error lists are cut in the attachment; the run page has them all. */
 const MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024;
@@ -49,9 +48,9 @@ export async function composeRunReport(ctx: Context, run: Run, feed: Feed, repor
     feedId: feed.id,
     runId: run.id,
     to: feed.settings.reportEmails,
-    subject: templates.get('report.subject')!(data).trim(),
-    text: templates.get('report.text')!(data),
-    html: templates.get('report.html')!(data),
+    subject: mailTemplates.get('report.subject')!(data).trim(),
+    text: mailTemplates.get('report.text')!(data),
+    html: mailTemplates.get('report.html')!(data),
     attachments: csv ? [{ filename: attachmentName, contentType: 'text/csv; charset=utf-8', content: csv }] : [],
   };
 }

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { emptyCounts, type ChangeCounts } from '../core/changeCounts.js';
 import type { FeedSettings } from '../core/feedSettings.js';
 import { fieldOfColumn, profileColumns, userJsonSql } from '../directory/userColumns.js';
+import { countRows } from '../storage/database.js';
 import type { Db } from '../storage/dialect.js';
 import type { BulkWriter } from '../storage/bulk.js';
 
@@ -188,13 +189,14 @@ async function countChanges(db: Db, runId: number): Promise<ChangeCounts> {
   for (const row of rows) opCounter[`${row.entity}:${row.op}`]?.(counts, Number(row.n));
   // Every accepted row is new (create), differs or comes back (update, reactivate), or is the
   // same as in the directory: counting the rows is cheaper than joining them again.
-  const [accepted] = (await db('staging_users').where({ run_id: runId, status: 'ok' }).count({ n: '*' })) as { n: number | string }[];
-  counts.users.unchanged = Number(accepted?.n ?? 0) - counts.users.created - counts.users.updated - counts.users.reactivated;
+  const accepted = await countRows(db('staging_users').where({ run_id: runId, status: 'ok' }));
+  counts.users.unchanged = accepted - counts.users.created - counts.users.updated - counts.users.reactivated;
   return counts;
 }
 
 async function baselineSize(db: Db, feedId: number) {
-  const [users] = (await db('directory_users').where({ feed_id: feedId, state: 'active' }).count({ n: '*' })) as { n: number | string }[];
-  const [memberships] = (await db('directory_memberships').where({ feed_id: feedId, managed: 1 }).count({ n: '*' })) as { n: number | string }[];
-  return { users: Number(users?.n ?? 0), memberships: Number(memberships?.n ?? 0) };
+  return {
+    users: await countRows(db('directory_users').where({ feed_id: feedId, state: 'active' })),
+    memberships: await countRows(db('directory_memberships').where({ feed_id: feedId, managed: 1 })),
+  };
 }

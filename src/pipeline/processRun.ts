@@ -8,6 +8,7 @@ import { log } from '../log.js';
 import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
+import { countRows } from '../storage/database.js';
 import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
 import { PhaseTimer } from './phaseTimer.js';
@@ -68,7 +69,7 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
     await recordProblems(db, ctx.database.dialect, run.id, [setProblem('too_many_errors', limitMessage)]);
     failure = limitMessage;
   }
-  const errorCount = Number(((await db('run_errors').where({ run_id: run.id }).count({ n: '*' })) as { n: number }[])[0]?.n ?? 0);
+  const errorCount = await countRows(db('run_errors').where({ run_id: run.id }));
   await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount });
   return { control: staged.control, rowCount: staged.rowCount, errorRows, failure };
 }

@@ -8,6 +8,7 @@ import { usageError } from '../errors.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
 import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
+import { processQueue } from '../pipeline/queue.js';
 import { addRunEvent, getRun, recordProblems, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
 import { PullError, pullPayload, type PullStats } from './pullClient.js';
@@ -69,7 +70,14 @@ export async function completePull(ctx: Context, feedId: number, run: Run): Prom
   return getRun(db, run.id);
 }
 
-/** A whole pull, for the CLI and the schedule. */
+/** A whole pull, for the schedule (the process-queue job takes the run from there). */
 export async function pullFeed(ctx: Context, feed: Feed, actor?: string): Promise<Run> {
   return completePull(ctx, feed.id, await startPull(ctx, feed, actor));
+}
+
+/** "Sync now": completes a started pull and processes its run at once, like an import. */
+export async function syncNow(ctx: Context, feedId: number, run: Run): Promise<Run> {
+  await completePull(ctx, feedId, run);
+  await processQueue(ctx, { feedId });
+  return getRun(ctx.database.knex, run.id);
 }

@@ -1,4 +1,5 @@
 import { fieldChanges, type FieldChange } from '../core/fieldChanges.js';
+import { countRows } from '../storage/database.js';
 import type { Db } from '../storage/dialect.js';
 
 export type ChangeEntity = 'user' | 'group' | 'membership';
@@ -36,9 +37,9 @@ const filtered = (db: Db, runId: number, filter: ChangeFilter) => {
 
 /** One page of a run's change set, in the order it was computed, with the total for paging. */
 export async function listRunChanges(db: Db, runId: number, filter: ChangeFilter, page: { limit: number; offset: number }) {
-  const [count] = (await filtered(db, runId, filter).count({ n: '*' })) as { n: number | string }[];
+  const total = await countRows(filtered(db, runId, filter));
   const rows = await filtered(db, runId, filter).orderBy('id').limit(page.limit).offset(page.offset);
-  return { total: Number(count?.n ?? 0), changes: rows.map(fromRow) };
+  return { total, changes: rows.map(fromRow) };
 }
 
 /** The whole change set, read a page at a time by id so memory stays flat for any size. */

@@ -1,4 +1,5 @@
 import { csvLine } from '../core/csvExport.js';
+import { problemMessage } from '../core/problems.js';
 import type { Db } from '../storage/dialect.js';
 import { allRunChanges } from './runChanges.service.js';
 import { runErrors } from './runs.service.js';
@@ -7,7 +8,7 @@ import { runErrors } from './runs.service.js';
 export async function runErrorsCsv(db: Db, runId: number): Promise<string> {
   const lines = [csvLine(['level', 'file', 'line', 'column', 'code', 'key', 'message'])];
   for (const e of await runErrors(db, runId)) {
-    lines.push(csvLine([e.level, e.file, e.line, e.column, e.code, e.key, e.pointer !== undefined ? `${e.pointer || '/'}: ${e.message}` : e.message]));
+    lines.push(csvLine([e.level, e.file, e.line, e.column, e.code, e.key, problemMessage(e)]));
   }
   return lines.join('');
 }

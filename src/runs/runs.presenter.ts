@@ -1,3 +1,4 @@
+import { problemMessage } from '../core/problems.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import type { Db } from '../storage/dialect.js';
 import { runErrors, type Run } from './runs.service.js';
@@ -35,7 +36,7 @@ export async function presentRun(db: Db, run: Run, feed: Pick<Feed, 'slug'>, fir
         line: e.line ?? null,
         column: e.column ?? null,
         code: e.code,
-        message: e.pointer !== undefined ? `${e.pointer || '/'}: ${e.message}` : e.message,
+        message: problemMessage(e),
       })),
     },
     createdAt: run.createdAt,

@@ -3,7 +3,7 @@ import type { RunState } from '../core/feedSettings.js';
 import type { HoldReason } from '../core/holds.js';
 import { formatProblem, type Problem } from '../core/problems.js';
 import { invalidState, notFound } from '../errors.js';
-import { insertMany } from '../storage/database.js';
+import { countRows, insertMany } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db, type Dialect } from '../storage/dialect.js';
 
 export type RunChannel = 'folder' | 's3' | 'http' | 'cli' | 'pull' | 'reapply';
@@ -95,6 +95,8 @@ export interface RunFilter {
   feedId?: number;
   states?: RunState[];
   ids?: number[];
+  /** Runs last changed at or before this moment (a held run changes no more while it waits). */
+  updatedBefore?: Date;
 }
 
 const filteredRuns = (db: Db, filter: RunFilter) => {
@@ -102,6 +104,7 @@ const filteredRuns = (db: Db, filter: RunFilter) => {
   if (filter.feedId !== undefined) query.where({ feed_id: filter.feedId });
   if (filter.states?.length) query.whereIn('state', filter.states);
   if (filter.ids) query.whereIn('id', filter.ids);
+  if (filter.updatedBefore) query.where('updated_at', '<=', toDbTime(filter.updatedBefore));
   return query;
 };
 
@@ -111,8 +114,7 @@ export async function listRuns(db: Db, filter: RunFilter & { limit?: number; off
 }
 
 export async function countRuns(db: Db, filter: RunFilter = {}): Promise<number> {
-  const [row] = (await filteredRuns(db, filter).count({ n: '*' })) as { n: number | string }[];
-  return Number(row?.n ?? 0);
+  return countRows(filteredRuns(db, filter));
 }
 
 export async function addRunEvent(db: Db, runId: number, message: string, extra: { state?: RunState; actor?: string } = {}) {

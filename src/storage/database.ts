@@ -97,3 +97,9 @@ export async function insertMany(db: Db, dialect: Dialect, table: string, rows: 
   const size = dialect.maxRowsPerInsert(Object.keys(rows[0]!).length);
   for (let i = 0; i < rows.length; i += size) await db(table).insert(rows.slice(i, i + size));
 }
+
+/** `SELECT COUNT(*)` of a query, as a number on both dialects (MySQL answers a string). */
+export async function countRows(query: Knex.QueryBuilder): Promise<number> {
+  const [row] = (await query.clone().clearSelect().clearOrder().count({ n: '*' })) as { n: number | string }[];
+  return Number(row?.n ?? 0);
+}

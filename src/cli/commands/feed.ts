@@ -7,9 +7,7 @@ import { text } from 'node:stream/consumers';
 import type { Context } from '../../context.js';
 import { isPullSecret, pullSecretNames } from '../../core/feedSettings.js';
 import { feedSecretNames, setFeedSecret } from '../../feeds/feedSecrets.js';
-import { processQueue } from '../../pipeline/queue.js';
-import { pullFeed } from '../../pull/pullFeed.js';
-import { getRun } from '../../runs/runs.service.js';
+import { startPull, syncNow } from '../../pull/pullFeed.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
 import { cliActor, positional, present, withContext, type Command, type CommandInput } from './shared.js';
 
@@ -66,9 +64,7 @@ export const feedCommand: Command = {
         case 'sync': {
           // "Sync now": pull from the feed's API and process the run like an import.
           const feed = await getFeed(db, positional(input, 1, 'slug'));
-          const run = await pullFeed(ctx, feed, cliActor());
-          await processQueue(ctx, { feedId: feed.id });
-          const presented = await present(ctx, await getRun(db, run.id));
+          const presented = await present(ctx, await syncNow(ctx, feed.id, await startPull(ctx, feed, cliActor())));
           if (input.json) printJson(presented);
           else printRun(presented);
           return exitCodeForRun(presented);

@@ -88,6 +88,13 @@ export function render(ctx: Context, page: string, data: Record<string, unknown>
   });
 }
 
+/** A numeric id from the path; anything else names nothing, so it is a 404. */
+export function idParam(ctx: Context, what: string): number {
+  const id = Number(ctx.params.id);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new SluiceError('not_found', `${what} ${String(ctx.params.id)} does not exist`);
+  return id;
+}
+
 export function pageParams(ctx: Context, size: number) {
   const page = Math.max(1, Math.floor(Number(ctx.query.page ?? 1)) || 1);
   return { page, limit: size, offset: (page - 1) * size };

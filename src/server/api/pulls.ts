@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../context.js';
-import { processQueue } from '../../pipeline/queue.js';
-import { completePull, startPull } from '../../pull/pullFeed.js';
+import { startPull, syncNow } from '../../pull/pullFeed.js';
 import { presentRun } from '../../runs/runs.presenter.js';
 import type { BackgroundWork } from '../backgroundWork.js';
 import { requireApiKey, type ApiState } from './auth.js';
@@ -15,10 +14,8 @@ export function pullRoutes(router: Router, sluice: SluiceContext, background: Ba
   router.post('/api/v1/feeds/:feed/sync', requireApiKey(sluice), async (ctx) => {
     const { feed } = ctx.state as Required<ApiState>;
     const run = await startPull(sluice, feed, 'api');
-    void background.start(`sync run ${run.id}`, async () => {
-      await completePull(sluice, feed.id, run);
-      await processQueue(sluice, { feedId: feed.id });
-    }, 0).catch(() => undefined); // logged by BackgroundWork; the run records the failure
+    // Errors are logged by BackgroundWork, and a failed pull is a failed run.
+    void background.start(`sync run ${run.id}`, () => syncNow(sluice, feed.id, run), 0).catch(() => undefined);
     ctx.status = 202;
     ctx.body = { ...(await presentRun(sluice.database.knex, run, feed)), statusUrl: runUrl(sluice, run.id) };
   });

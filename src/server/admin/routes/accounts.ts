@@ -4,7 +4,7 @@ import { addAdmin, adminRoles, getAdmin, listAdmins, parseRole, removeAdmin } fr
 import { listAudit } from '../../../audit/audit.service.js';
 import type { Context as SluiceContext } from '../../../context.js';
 import { SluiceError } from '../../../errors.js';
-import { flash, need, pageParams, pager, render, stateOf } from '../http.js';
+import { flash, idParam, need, pageParams, pager, render, stateOf } from '../http.js';
 
 const AUDIT_PER_PAGE = 100;
 
@@ -39,7 +39,7 @@ export function accountRoutes(router: Router, sluice: SluiceContext) {
   });
 
   router.get('/accounts/:id/remove', need('admin'), async (ctx) => {
-    const admin = await getAdmin(db, Number(ctx.params.id));
+    const admin = await getAdmin(db, idParam(ctx, 'admin account'));
     render(ctx, 'confirm', {
       title: `Remove ${admin.email}?`,
       text: `${admin.email} (${admin.role}) can no longer sign in, and their open sessions end now. The audit log keeps what they did.`,
@@ -51,7 +51,7 @@ export function accountRoutes(router: Router, sluice: SluiceContext) {
   });
 
   router.post('/accounts/:id/remove', need('admin'), async (ctx) => {
-    const admin = await getAdmin(db, Number(ctx.params.id));
+    const admin = await getAdmin(db, idParam(ctx, 'admin account'));
     try {
       await removeAdmin(db, admin.email, stateOf(ctx).session!.admin.email);
       flash(ctx, 'ok', `${admin.email} removed.`);

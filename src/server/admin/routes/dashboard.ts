@@ -14,8 +14,9 @@ export function dashboardRoutes(router: Router, sluice: SluiceContext) {
     const lastRunIds = (await db('runs').groupBy('feed_id').select('feed_id').max({ id: 'id' })) as { feed_id: number; id: number }[];
     const lastRuns = new Map<number, Run>();
     for (const run of await listRuns(db, { ids: lastRunIds.map((r) => Number(r.id)), limit: lastRunIds.length })) lastRuns.set(run.feedId, run);
-    const heldByFeed = new Map<number, number>();
-    for (const run of held) heldByFeed.set(run.feedId, (heldByFeed.get(run.feedId) ?? 0) + 1);
+    // Counted apart from the list above, which stops at 100.
+    const heldCounts = (await db('runs').where({ state: 'held' }).groupBy('feed_id').select('feed_id').count({ n: '*' })) as { feed_id: number; n: number | string }[];
+    const heldByFeed = new Map(heldCounts.map((r) => [Number(r.feed_id), Number(r.n)]));
     const recent = (await listRuns(db, { limit: 30 })).reverse();
     render(ctx, 'dashboard', {
       title: 'Dashboard',

@@ -6,10 +6,9 @@ import { SluiceError } from '../../../errors.js';
 import { getFeed, updateFeedSettings, type Feed } from '../../../feeds/feeds.service.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../keys/keys.service.js';
 import { feedSecretNames, setFeedSecret } from '../../../feeds/feedSecrets.js';
-import { processQueue } from '../../../pipeline/queue.js';
-import { completePull, startPull } from '../../../pull/pullFeed.js';
+import { startPull, syncNow } from '../../../pull/pullFeed.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
-import { flash, need, render, stateOf } from '../http.js';
+import { flash, idParam, need, render, stateOf } from '../http.js';
 import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
 
 async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200) {
@@ -83,10 +82,7 @@ export function feedRoutes(router: Router, sluice: SluiceContext, background: Ba
   router.post('/feeds/:feed/sync', need('operator'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
     const run = await startPull(sluice, feed, stateOf(ctx).session!.admin.email);
-    const outcome = await background.start(`sync run ${run.id}`, async () => {
-      await completePull(sluice, feed.id, run);
-      await processQueue(sluice, { feedId: feed.id });
-    });
+    const outcome = await background.start(`sync run ${run.id}`, () => syncNow(sluice, feed.id, run));
     flash(ctx, 'ok', outcome.pending ? `Sync now: pulling into run ${run.id}; this page follows it.` : `Sync now: run ${run.id} pulled.`);
     ctx.redirect(`/admin/runs/${run.id}`);
   });
@@ -106,7 +102,7 @@ export function feedRoutes(router: Router, sluice: SluiceContext, background: Ba
 
   const feedKey = async (ctx: Context) => {
     const feed = await getFeed(db, ctx.params.feed!);
-    const key = (await listApiKeys(db, feed.id)).find((k) => k.id === Number(ctx.params.id));
+    const key = (await listApiKeys(db, feed.id)).find((k) => k.id === idParam(ctx, 'API key'));
     if (!key) throw new SluiceError('not_found', `API key ${ctx.params.id} of ${feed.slug} does not exist`);
     return { feed, key };
   };

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { Context } from 'koa';
 import type { Context as SluiceContext } from '../../../context.js';
 import type { RunState } from '../../../core/feedSettings.js';
 import { notFound, SluiceError } from '../../../errors.js';
@@ -6,7 +7,7 @@ import { getFeed } from '../../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
 import { getRun, type Run } from '../../../runs/runs.service.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
-import { flash, need, render, stateOf } from '../http.js';
+import { flash, idParam, need, render, stateOf } from '../http.js';
 
 interface RunAction {
   name: string;
@@ -66,12 +67,10 @@ export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes
 export function runActionRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   const db = sluice.database.knex;
   /** The action and its run, if the run's state allows it. */
-  const find = async (name: string, runId: string) => {
-    const action = runActions.find((a) => a.name === name);
-    if (!action) throw notFound('action', name);
-    const id = Number(runId);
-    if (!Number.isSafeInteger(id) || id <= 0) throw notFound('run', runId);
-    const run = await getRun(db, id);
+  const find = async (ctx: Context) => {
+    const action = runActions.find((a) => a.name === ctx.params.action);
+    if (!action) throw notFound('action', String(ctx.params.action));
+    const run = await getRun(db, idParam(ctx, 'run'));
     if (!action.from.includes(run.state)) {
       throw new SluiceError('invalid_state', `run ${run.id} is ${run.state}; ${action.label.toLowerCase()} needs it to be ${action.from.join(' or ')}`);
     }
@@ -79,7 +78,7 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
   };
 
   router.get('/runs/:id/confirm/:action', need('operator'), async (ctx) => {
-    const { action, run } = await find(ctx.params.action!, ctx.params.id!);
+    const { action, run } = await find(ctx);
     const feed = await getFeed(db, run.feedId);
     render(ctx, 'confirm', {
       title: `${action.label} run ${run.id} of ${feed.slug}?`,
@@ -92,9 +91,9 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
   });
 
   router.post('/runs/:id/:action', need('operator'), async (ctx) => {
-    const page = `/admin/runs/${Number(ctx.params.id)}`;
+    const page = `/admin/runs/${idParam(ctx, 'run')}`;
     try {
-      const { action, run } = await find(ctx.params.action!, ctx.params.id!);
+      const { action, run } = await find(ctx);
       const actor = stateOf(ctx).session!.admin.email;
       const outcome = await background.start(`${action.name} run ${run.id}`, () => action.perform(sluice, run, actor));
       if (outcome.pending) {

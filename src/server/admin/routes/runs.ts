@@ -9,7 +9,7 @@ import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
 import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
-import { need, pageParams, pager, render } from '../http.js';
+import { idParam, need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
 
 const RUNS_PER_PAGE = 50;
@@ -28,12 +28,6 @@ const changeKinds: { entity: ChangeEntity; op: string; label: string; count: (r:
   { entity: 'membership', op: 'add', label: 'memberships added', count: (r) => r.counts.memberships.added },
   { entity: 'membership', op: 'remove', label: 'memberships removed', count: (r) => r.counts.memberships.removed },
 ];
-
-function runIdParam(ctx: Context): number {
-  const id = Number(ctx.params.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw notFound('run', String(ctx.params.id));
-  return id;
-}
 
 function download(ctx: Context, name: string, type: string, body: Readable | string) {
   ctx.type = type;
@@ -62,7 +56,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
   });
 
   router.get('/runs/:id', need('viewer'), async (ctx) => {
-    const run = await getRun(db, runIdParam(ctx));
+    const run = await getRun(db, idParam(ctx, 'run'));
     const feed = await getFeed(db, run.feedId);
     const entity = changeKinds.find((k) => k.entity === ctx.query.entity)?.entity;
     const op = changeKinds.find((k) => k.entity === entity && k.op === ctx.query.op)?.op;
@@ -101,17 +95,17 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
   });
 
   router.get('/runs/:id/changes.csv', need('viewer'), async (ctx) => {
-    const run = await getRun(db, runIdParam(ctx));
+    const run = await getRun(db, idParam(ctx, 'run'));
     download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', Readable.from(runChangesCsv(db, run.id)));
   });
 
   router.get('/runs/:id/errors.csv', need('viewer'), async (ctx) => {
-    const run = await getRun(db, runIdParam(ctx));
+    const run = await getRun(db, idParam(ctx, 'run'));
     download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', await runErrorsCsv(db, run.id));
   });
 
   router.get('/runs/:id/files/:name', need('viewer'), async (ctx) => {
-    const run = await getRun(db, runIdParam(ctx));
+    const run = await getRun(db, idParam(ctx, 'run'));
     const file = (await runFiles(db, run.id)).find((f) => f.name === ctx.params.name);
     if (!file || file.purged) throw notFound(`file of run ${run.id}`, String(ctx.params.name));
     const feed = await getFeed(db, run.feedId);
