@@ -48,35 +48,35 @@ export async function applyChangeSet(
 
   const columns = profileColumns.join(', ');
   if (any(counts.users.created)) await trx.raw(
-    `INSERT INTO directory_users (feed_id, user_key, ${columns}, custom, state, locked_fields, source_record, record_hash,
+    `INSERT INTO directory_users (feed_id, user_key, ${columns}, custom, state, locked_fields, source_record, record_hash, row_fingerprint,
                                   created_at, updated_at, created_in_run, last_seen_in_run)
-     SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, ?, ?, ?, ?
+     SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, s.row_fingerprint, ?, ?, ?, ?
        FROM run_changes c JOIN staging_users s ON s.run_id = c.run_id AND s.user_key = c.entity_key AND s.status = 'ok'
       WHERE ${change('user', ['create'])}`,
     [F, lockedFields, now, now, R, R],
   );
   await faultPoint('apply:after-user-creates');
 
-  const profileSet = Object.fromEntries([...profileColumns, 'custom', 'record_hash'].map((c) => [c, `s.${c}`]));
-  const writeProfile = { ...profileSet, state: "'active'", suspended_at: 'NULL', updated_at: '?' };
-  if (input.forceUpdate) {
-    // Every record is written, changed or not: the mapping's meaning may have changed.
-    await dialect.updateFrom(trx, {
-      target: 'directory_users',
-      sources: ['staging_users s'],
-      set: writeProfile,
-      where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
-      bindings: [now, R, F],
-    });
-  } else if (any(counts.users.updated + counts.users.reactivated)) {
-    await dialect.updateFrom(trx, {
-      target: 'directory_users',
-      sources: ['run_changes c', 'staging_users s'],
-      set: writeProfile,
-      where: [change('user', ['update', 'reactivate']), 's.run_id = c.run_id', 's.user_key = c.entity_key', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = c.entity_key'],
-      bindings: [now, F],
-    });
-  }
+  // One pass over the staged users that already exist: the fields of those that differ or come
+  // back, and for every one of them the raw record, the locked fields, the fingerprint and
+  // last_seen_in_run. A staged user whose record hash is equal gets the values it already has,
+  // so only its bookkeeping changes; updated_at moves only for a real change (or forceUpdate:
+  // every record is written, as the mapping's meaning may have changed).
+  const changed = `EXISTS (SELECT 1 FROM run_changes c WHERE ${change('user', ['update', 'reactivate'])} AND c.entity_key = s.user_key)`;
+  await dialect.updateFrom(trx, {
+    target: 'directory_users',
+    sources: ['staging_users s'],
+    set: {
+      ...Object.fromEntries([...profileColumns, 'custom', 'record_hash', 'source_record', 'row_fingerprint'].map((c) => [c, `s.${c}`])),
+      state: "'active'",
+      suspended_at: 'NULL',
+      updated_at: input.forceUpdate ? '?' : `CASE WHEN ${changed} THEN ? ELSE t.updated_at END`,
+      last_seen_in_run: '?',
+      locked_fields: '?',
+    },
+    where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
+    bindings: [now, R, lockedFields, R, F],
+  });
   if (any(counts.users.suspended)) await trx.raw(
     `UPDATE directory_users SET state = 'suspended', suspended_at = ?, updated_at = ?
       WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['suspend'])})`,
@@ -105,15 +105,16 @@ export async function applyChangeSet(
     [F, now, R, F, F],
   );
 
-  // Everyone in the run was seen: remember the raw record and which fields the sync owns
-  // (users created above already have both).
-  await dialect.updateFrom(trx, {
-    target: 'directory_users',
-    sources: ['staging_users s'],
-    set: { last_seen_in_run: '?', source_record: 's.source_record', locked_fields: '?' },
-    where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
-    bindings: [R, lockedFields, R, F],
-  });
+  if (input.control.mode === 'full') {
+    // A full run names every user it still has: all active users but the absent ones were in
+    // it, including those skipped as unchanged. One pass over the feed's rows, no join.
+    await trx.raw(
+      `UPDATE directory_users SET last_seen_in_run = ?
+        WHERE feed_id = ? AND state = 'active' AND last_seen_in_run <> ?
+          AND NOT EXISTS (SELECT 1 FROM staging_absent a WHERE a.run_id = ? AND a.user_id = directory_users.id)`,
+      [R, F, R, R],
+    );
+  }
   await faultPoint('apply:before-change-log');
 
   await trx.raw(

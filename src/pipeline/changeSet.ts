@@ -21,7 +21,7 @@ const PAGE = 1000;
 export async function computeChangeSet(
   ctx: Context,
   db: Db,
-  input: { runId: number; feedId: number; mode: 'full' | 'delta'; settings: FeedSettings },
+  input: { runId: number; feedId: number; mode: 'full' | 'delta'; settings: FeedSettings; unchangedRows: number },
 ): Promise<ChangeSetSummary> {
   const { runId: R, feedId: F, mode, settings } = input;
   const json = ctx.database.dialect.jsonValue;
@@ -45,13 +45,13 @@ export async function computeChangeSet(
     [R, R, F],
   );
   if (mode === 'full' && settings.onMissing !== 'keep') {
-    const absent = `FROM directory_users d
-      WHERE d.feed_id = ? AND d.state = 'active'
-        AND NOT EXISTS (SELECT 1 FROM staging_users s WHERE s.run_id = ? AND s.user_key = d.user_key)`;
+    // The users the files never named were found while they were read (`BaselineMatcher`).
+    const absent = `FROM staging_absent a JOIN directory_users d ON d.id = a.user_id
+      WHERE a.run_id = ? AND d.feed_id = ? AND d.state = 'active'`;
     if (settings.onMissing === 'suspend') {
-      await insert(`SELECT ?, 'user', 'suspend', d.user_key, NULL, '{"state":"active"}', '{"state":"suspended"}' ${absent}`, [R, F, R]);
+      await insert(`SELECT ?, 'user', 'suspend', d.user_key, NULL, '{"state":"active"}', '{"state":"suspended"}' ${absent}`, [R, R, F]);
     } else {
-      await insert(`SELECT ?, 'user', 'delete', d.user_key, NULL, ${userJsonSql('d', json, ["'state'", 'd.state'])}, NULL ${absent}`, [R, F, R]);
+      await insert(`SELECT ?, 'user', 'delete', d.user_key, NULL, ${userJsonSql('d', json, ["'state'", 'd.state'])}, NULL ${absent}`, [R, R, F]);
     }
   }
   await insertUserUpdates(ctx, db, R, F);
@@ -85,11 +85,13 @@ export async function computeChangeSet(
       WHERE NOT EXISTS (SELECT 1 FROM directory_memberships dm WHERE dm.feed_id = ? AND dm.user_key = x.user_key AND dm.group_code = x.group_code)`,
     [R, R, F],
   );
+  // Driven from the staged users (after the duplicate check, at most one accepted row per key),
+  // so the cost follows the records that changed, not the size of the directory.
   await insert(
     `SELECT ?, 'membership', 'remove', dm.user_key, dm.group_code, NULL, NULL
-       FROM directory_memberships dm
-      WHERE dm.feed_id = ? AND dm.managed = 1
-        AND EXISTS (SELECT 1 FROM staging_users s WHERE s.run_id = ? AND s.user_key = dm.user_key AND s.status = 'ok')
+       FROM staging_users s
+       JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = s.user_key AND dm.managed = 1
+      WHERE s.run_id = ? AND s.status = 'ok'
         AND NOT EXISTS (SELECT 1 FROM staging_memberships m WHERE m.run_id = ? AND m.user_key = dm.user_key AND m.group_code = dm.group_code)`,
     [R, F, R, R],
   );
@@ -101,7 +103,8 @@ export async function computeChangeSet(
     [R, F, R],
   );
 
-  return { counts: await countChanges(db, R), baseline: await baselineSize(db, F) };
+  const counts = await countChanges(db, R, input.unchangedRows);
+  return { counts, baseline: await baselineSize(db, F, counts) };
 }
 
 interface UpdateCandidate {
@@ -179,7 +182,7 @@ const opCounter: Record<string, (c: ChangeCounts, n: number) => void> = {
   'membership:remove': (c, n) => (c.memberships.removed = n),
 };
 
-async function countChanges(db: Db, runId: number): Promise<ChangeCounts> {
+async function countChanges(db: Db, runId: number, skippedUnchanged: number): Promise<ChangeCounts> {
   const counts = emptyCounts();
   const rows = (await db('run_changes').where({ run_id: runId }).groupBy('entity', 'op').select('entity', 'op').count({ n: '*' })) as {
     entity: string;
@@ -188,15 +191,18 @@ async function countChanges(db: Db, runId: number): Promise<ChangeCounts> {
   }[];
   for (const row of rows) opCounter[`${row.entity}:${row.op}`]?.(counts, Number(row.n));
   // Every accepted row is new (create), differs or comes back (update, reactivate), or is the
-  // same as in the directory: counting the rows is cheaper than joining them again.
+  // same as in the directory: counting the rows is cheaper than joining them again. Records
+  // skipped while reading were never staged and are unchanged by definition.
   const accepted = await countRows(db('staging_users').where({ run_id: runId, status: 'ok' }));
-  counts.users.unchanged = accepted - counts.users.created - counts.users.updated - counts.users.reactivated;
+  counts.users.unchanged = accepted - counts.users.created - counts.users.updated - counts.users.reactivated + skippedUnchanged;
   return counts;
 }
 
-async function baselineSize(db: Db, feedId: number) {
+/** The baseline the percentage hold rules divide by; only counted when a rule has something to divide. */
+async function baselineSize(db: Db, feedId: number, counts: ChangeCounts) {
+  const userChanges = counts.users.suspended + counts.users.deleted + counts.users.updated;
   return {
-    users: await countRows(db('directory_users').where({ feed_id: feedId, state: 'active' })),
-    memberships: await countRows(db('directory_memberships').where({ feed_id: feedId, managed: 1 })),
+    users: userChanges > 0 ? await countRows(db('directory_users').where({ feed_id: feedId, state: 'active' })) : 0,
+    memberships: counts.memberships.removed > 0 ? await countRows(db('directory_memberships').where({ feed_id: feedId, managed: 1 })) : 0,
   };
 }

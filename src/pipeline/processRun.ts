@@ -70,7 +70,7 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
     failure = limitMessage;
   }
   const errorCount = await countRows(db('run_errors').where({ run_id: run.id }));
-  await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount });
+  await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount, unchanged_rows: staged.unchangedRows });
   return { control: staged.control, rowCount: staged.rowCount, errorRows, failure };
 }
 
@@ -86,7 +86,7 @@ async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFi
   const run = await getRun(db, runId);
   const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
   const settings = { ...feed.settings, forceUpdate: feed.settings.forceUpdate || run.forceUpdate };
-  const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings });
+  const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings, unchangedRows: run.unchangedRows });
   const lastApplied = await db('runs').where({ feed_id: feed.id, state: 'applied' }).orderBy('finished_at', 'desc').orderBy('id', 'desc').first('mapping_hash');
   const reasons = holdReasons({
     settings,
@@ -135,8 +135,16 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
       break;
     } catch (error) {
       if (!(error instanceof BaselineMovedError) || attempt >= 2) throw error;
-      await addRunEvent(db, runId, 'the directory changed since this change set was computed; recomputing it');
-      const outcome = await judge(ctx, runId, await getFeed(db, feed.id), control, 'applying');
+      await addRunEvent(db, runId, 'the directory changed since this change set was computed; reading the files again and recomputing it');
+      // Skipped records and absent users were judged against the old baseline: stage afresh.
+      const current = await getFeed(db, feed.id);
+      const checked = await validateRun(ctx, await getRun(db, runId), current);
+      if (checked.failure || !checked.control) {
+        await clearStaging(ctx, runId);
+        await transition(db, runId, ['applying'], 'failed', { message: checked.failure ?? 'the upload set is invalid; nothing was written' });
+        return getRun(db, runId);
+      }
+      const outcome = await judge(ctx, runId, current, control, 'applying');
       if (outcome === 'held') return getRun(db, runId);
       if (options.from === 'held') {
         await transition(db, runId, ['applying'], 'held', { message: 'the recomputed change set must be reviewed again before it is applied' });

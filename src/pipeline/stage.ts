@@ -1,4 +1,5 @@
 import { buffer } from 'node:stream/consumers';
+import type { Knex } from 'knex';
 import type { Context } from '../context.js';
 import { parseControlFile } from '../core/control/controlFile.js';
 import type { ControlFile, FileSpec } from '../core/control/types.js';
@@ -6,17 +7,22 @@ import { setProblem, type Problem } from '../core/problems.js';
 import { openRecords, ReadError, type RecordReader } from '../core/readers/index.js';
 import { groupsColumns, mapGroup, mapMembership, membershipsColumns } from '../core/records/groups.js';
 import { checkHeader, checkKeysSeen } from '../core/records/header.js';
-import { mapUser, usersColumns } from '../core/records/users.js';
+import { usersColumns } from '../core/records/users.js';
+import { mappingFingerprint } from '../core/control/controlFile.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import { profileColumns } from '../directory/userColumns.js';
 import type { BulkWriter } from '../storage/bulk.js';
+import { BaselineMatcher } from './baseline.js';
+import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
 
 export interface StageResult {
   control?: ControlFile;
   setProblems: number;
   rowCount: number;
   errorRows: number;
+  /** Records skipped because the directory already holds them exactly so. */
+  unchangedRows: number;
 }
 
 const MAX_CONTROL_BYTES = 1024 * 1024;
@@ -67,6 +73,19 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   }
   work.sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
 
+  // A full run meets its records against the directory: to skip the unchanged ones and to find
+  // the users it no longer names. A memberships file changes users' groups from outside their
+  // records, so then fingerprints say nothing; forceUpdate wants every record written.
+  const hasMembershipFiles = work.some((f) => f.spec.type === 'memberships');
+  const usersFiles = work.filter((f) => f.spec.type === 'users').map((f) => f.name);
+  const matcher = control.mode === 'full' ? await BaselineMatcher.open(db, feed.id) : null;
+  const users: UsersOptions = {
+    matcher,
+    fingerprintSalt: hasMembershipFiles ? null : mappingFingerprint(control),
+    skipUnchanged: !!matcher && !hasMembershipFiles && !(feed.settings.forceUpdate || run.forceUpdate) && usersFiles.length < 256,
+    usersFiles,
+  };
+
   const writers: Writers = {
     users: await dialect.openBulkWriter(db, 'staging_users', stagedUserColumns),
     groups: await dialect.openBulkWriter(db, 'staging_groups', ['run_id', 'code', 'name', 'file', 'line']),
@@ -77,7 +96,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     for (const file of work) {
       try {
         const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
-        const read = await stageFile(run, control, file.name, file.spec, reader, writers, problems);
+        const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
         if (read === null) continue;
         rowCount += read;
         if (file.spec.rows !== undefined && file.spec.rows !== read) {
@@ -94,13 +113,40 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     const failed = closed.find((c) => c.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
-  return { ...(await problems.result()), control, rowCount };
+  if (matcher) {
+    await stageUnskipped(db, run.id, matcher, usersFiles);
+    await matcher.writeAbsent(db, dialect, run.id);
+  }
+  return { ...(await problems.result()), control, rowCount, unchangedRows: matcher?.skipped ?? 0 };
 }
 
-type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;
+interface UsersOptions {
+  matcher: BaselineMatcher | null;
+  fingerprintSalt: string | null;
+  skipUnchanged: boolean;
+  usersFiles: string[];
+}
+
+/**
+ * A skipped record whose user has a second record in the set is staged after all, from the
+ * directory row it matched exactly, so the duplicate check sees (and rejects) both.
+ */
+async function stageUnskipped(db: Knex, runId: number, matcher: BaselineMatcher, usersFiles: string[]) {
+  const copied = ['record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
+  for (const { id, fileIndex, line } of matcher.unskipped) {
+    await db.raw(
+      `INSERT INTO staging_users (run_id, user_key, file, line, status, ${copied.join(', ')})
+       SELECT ?, user_key, ?, ?, 'ok', ${copied.join(', ')} FROM directory_users WHERE id = ?`,
+      [runId, usersFiles[fileIndex]!, line, id],
+    );
+  }
+}
+
+export type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;
 
 /** Stages one data file; returns the number of records read, or null when its header is unusable. */
 async function stageFile(
+  db: Knex,
   run: Run,
   control: ControlFile,
   file: string,
@@ -108,6 +154,7 @@ async function stageFile(
   reader: RecordReader,
   writers: Writers,
   problems: ProblemSink,
+  users: UsersOptions,
 ): Promise<number | null> {
   const section = control[spec.type]!;
   const required =
@@ -122,30 +169,20 @@ async function stageFile(
   const columnOf = (column?: string) => (column === undefined ? undefined : positions.get(column));
   const keyKind = control.users?.key ?? 'username';
 
-  for await (const row of reader.rows) {
-    if (spec.type === 'users') {
-      const { record, problems: rowProblems } = mapUser(section as NonNullable<ControlFile['users']>, row, file, columnOf);
-      if (!record) {
-        await problems.addRow(rowProblems);
-        const key = rowProblems[0]?.key;
-        if (key) await writers.users.write([run.id, key.slice(0, 320), file, row.line, 'error', '', ...profileColumns.map(() => null), null, null]);
-        continue;
-      }
-      await writers.users.write([
-        run.id,
-        record.key,
-        file,
-        row.line,
-        record.deleteFlag ? 'delete' : 'ok',
-        record.hash,
-        ...profileColumns.map((c) => record.profile[c] ?? null),
-        JSON.stringify(record.custom),
-        JSON.stringify(record.source),
-      ]);
-      if (!record.deleteFlag) {
-        for (const code of record.groups) await writers.memberships.write([run.id, record.key, code, file, row.line]);
-      }
-    } else if (spec.type === 'groups') {
+  if (spec.type === 'users') {
+    await stageUsersRows(reader.rows, {
+      db,
+      runId: run.id,
+      section: section as NonNullable<ControlFile['users']>,
+      file,
+      fileIndex: users.usersFiles.indexOf(file),
+      writers,
+      problems,
+      columnOf,
+      ...users,
+    });
+  } else for await (const row of reader.rows) {
+    if (spec.type === 'groups') {
       const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
       if (!record) await problems.addRow(rowProblems);
       else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
@@ -160,10 +197,8 @@ async function stageFile(
   return reader.count();
 }
 
-const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', ...profileColumns, 'custom', 'source_record'];
-
 /** Writes problems to `run_errors` in batches and counts them. */
-class ProblemSink {
+export class ProblemSink {
   private pending: Problem[] = [];
   setProblems = 0;
   errorRows = 0;
@@ -196,6 +231,6 @@ class ProblemSink {
 
   async result(): Promise<StageResult> {
     await this.flush();
-    return { setProblems: this.setProblems, rowCount: 0, errorRows: this.errorRows };
+    return { setProblems: this.setProblems, rowCount: 0, errorRows: this.errorRows, unchangedRows: 0 };
   }
 }

@@ -89,5 +89,5 @@ export async function checkStagedSet(ctx: Context, runId: number, membershipFile
 
 export async function clearStaging(ctx: Context, runId: number): Promise<void> {
   const db = ctx.database.knex;
-  for (const table of ['staging_users', 'staging_groups', 'staging_memberships']) await db(table).where({ run_id: runId }).delete();
+  for (const table of ['staging_users', 'staging_groups', 'staging_memberships', 'staging_absent']) await db(table).where({ run_id: runId }).delete();
 }

@@ -22,6 +22,8 @@ export interface Run {
   holdReasons: HoldReason[];
   counts: ChangeCounts;
   rowCount: number;
+  /** Records found exactly as the directory holds them; never staged. */
+  unchangedRows: number;
   errorCount: number;
   /** How often processing failed with an error. */
   attempts: number;
@@ -50,6 +52,7 @@ const fromRow = (row: any): Run => ({
   holdReasons: row.hold_reasons ? JSON.parse(row.hold_reasons) : [],
   counts: row.counts ? JSON.parse(row.counts) : emptyCounts(),
   rowCount: Number(row.row_count),
+  unchangedRows: Number(row.unchanged_rows ?? 0),
   errorCount: Number(row.error_count),
   attempts: Number(row.attempts ?? 0),
   leaseOwner: row.lease_owner,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { canonicalJson } from '../control/controlFile.js';
 import {
   customValueMaxLength,
@@ -39,6 +39,21 @@ export function normaliseKey(kind: UsersSection['key'], value: string): string {
 
 export function hashProfile(profile: Profile, custom: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson({ profile, custom })).digest('hex').slice(0, 32);
+}
+
+/** The key a record will have once mapped (`mapUser` derives it the same way); '' when empty. */
+export function recordKey(section: UsersSection, row: SourceRow): string {
+  const mapping = section.fields[section.key];
+  return mapping ? normaliseKey(section.key, singleValue(row.values, mapping)) : '';
+}
+
+/**
+ * Fingerprint of a record as received under a mapping: everything a user's directory row is
+ * derived from (fields, groups, locked fields, the raw record). Equal fingerprints mean the row
+ * would be written exactly as it is, so it can be skipped without being mapped.
+ */
+export function rowFingerprint(mappingHash: string, row: SourceRow): string {
+  return hash('sha1', mappingHash + JSON.stringify(row.values)).slice(0, 16);
 }
 
 /** Columns a users file must have (and may have), for the header checks. */

@@ -1,0 +1,91 @@
+import type { Knex } from 'knex';
+import type { UsersSection } from '../core/control/types.js';
+import type { SourceRow } from '../core/readers/types.js';
+import { mapUser, recordKey, rowFingerprint } from '../core/records/users.js';
+import { profileColumns } from '../directory/userColumns.js';
+import type { BaselineMatcher, DirectoryEntry } from './baseline.js';
+import type { ProblemSink, Writers } from './stage.js';
+
+/** Keys looked up in one query; a batch is looked up while the next one is parsed. */
+const BATCH = 2000;
+
+export interface UsersFileStaging {
+  db: Knex;
+  runId: number;
+  section: UsersSection;
+  file: string;
+  fileIndex: number;
+  writers: Writers;
+  problems: ProblemSink;
+  columnOf: (column?: string) => number | undefined;
+  /** The directory to meet the records against (`full` runs of a feed that has users). */
+  matcher: BaselineMatcher | null;
+  /** The mapping's hash when fingerprints mean something for this set, else null. */
+  fingerprintSalt: string | null;
+  /** Whether a record found unchanged may be skipped. */
+  skipUnchanged: boolean;
+}
+
+/**
+ * Stages a users file. Records are met against the directory a batch at a time: a record
+ * exactly as the directory holds it is only counted; the rest are mapped, checked and staged.
+ */
+export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: UsersFileStaging): Promise<void> {
+  let batch: SourceRow[] = [];
+  let inFlight: Promise<void> | null = null;
+  const submit = async (group: SourceRow[]) => {
+    const keys = work.matcher ? group.map((row) => recordKey(work.section, row)) : [];
+    const found = work.matcher ? work.matcher.lookup(work.db, keys) : Promise.resolve(null);
+    found.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    if (inFlight) await inFlight;
+    inFlight = found.then((entries) => stageBatch(group, keys, entries, work));
+  };
+  try {
+    for await (const row of rows) {
+      batch.push(row);
+      if (batch.length >= BATCH) {
+        await submit(batch);
+        batch = [];
+      }
+    }
+    if (batch.length) await submit(batch);
+  } finally {
+    const last = inFlight as Promise<void> | null;
+    if (last) await last;
+  }
+}
+
+async function stageBatch(group: SourceRow[], keys: string[], entries: Map<string, DirectoryEntry> | null, work: UsersFileStaging) {
+  const { runId, section, file, writers } = work;
+  for (let i = 0; i < group.length; i++) {
+    const row = group[i]!;
+    const fingerprint = work.fingerprintSalt === null ? null : rowFingerprint(work.fingerprintSalt, row);
+    const entry = entries?.get(keys[i]!);
+    if (entry && work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, work.skipUnchanged) === 'skip') continue;
+
+    const { record, problems: rowProblems } = mapUser(section, row, file, work.columnOf);
+    if (!record) {
+      await work.problems.addRow(rowProblems);
+      const key = rowProblems[0]?.key;
+      if (key) await writers.users.write([runId, key.slice(0, 320), file, row.line, 'error', '', null, ...profileColumns.map(() => null), null, null]);
+      continue;
+    }
+    await writers.users.write([
+      runId,
+      record.key,
+      file,
+      row.line,
+      record.deleteFlag ? 'delete' : 'ok',
+      record.hash,
+      fingerprint,
+      ...profileColumns.map((c) => record.profile[c] ?? null),
+      JSON.stringify(record.custom),
+      JSON.stringify(record.source),
+    ]);
+    if (!record.deleteFlag) {
+      for (const code of record.groups) await writers.memberships.write([runId, record.key, code, file, row.line]);
+    }
+  }
+}
+
+export const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
