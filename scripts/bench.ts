@@ -76,6 +76,14 @@ async function loadDataSeconds(url: string, file: string): Promise<number> {
   return seconds;
 }
 
+/** The server and its buffer pool, which decides whether a large directory is I/O-bound. */
+async function serverDescription(url: string): Promise<string> {
+  const conn = await mysql.createConnection({ uri: url });
+  const [rows] = (await conn.query('SELECT VERSION() AS version, @@innodb_buffer_pool_size AS pool')) as unknown as [{ version: string; pool: number | string }[]];
+  await conn.end();
+  return ` (${rows[0]!.version}, buffer pool ${Math.round(Number(rows[0]!.pool) / 2 ** 20)} MB)`;
+}
+
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   let databaseUrl = `sqlite:${join(work, 'bench.sqlite')}`;
@@ -99,6 +107,7 @@ async function main() {
   const same = await makeSet(join(work, 'same'), null);
   const changed = await makeSet(join(work, 'changed'), 20);
   const loadData = values.db === 'mysql' ? await loadDataSeconds(databaseUrl, join(first, 'users.csv')) : null;
+  const server = values.db === 'mysql' ? await serverDescription(databaseUrl) : '';
 
   const phases: [string, string][] = [['first import', first], ['no-change re-run', same], ['5 % changed', changed]];
   const table: Record<string, string | number>[] = [];
@@ -115,7 +124,7 @@ async function main() {
       ...(loadData !== null && { 'x LOAD DATA': Number((seconds / loadData).toFixed(2)) }),
     });
   }
-  console.log(`\n${rows} rows on ${values.db}${loadData !== null ? `; LOAD DATA LOCAL INFILE of the users file: ${loadData.toFixed(2)} s` : ''}`);
+  console.log(`\n${rows} rows on ${values.db}${server}${loadData !== null ? `; LOAD DATA LOCAL INFILE of the users file: ${loadData.toFixed(2)} s` : ''}`);
   console.table(table);
   await rm(work, { recursive: true, force: true });
 }

@@ -19,7 +19,7 @@ export class BaselineMovedError extends Error {
 export async function applyChangeSet(
   ctx: Context,
   trx: Knex.Transaction,
-  input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts },
+  input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts; unchangedRows: number },
 ): Promise<void> {
   const { runId: R, feedId: F, counts } = input;
   // A statement with nothing to do still reads its tables: skip what the change set says is empty.
@@ -63,7 +63,8 @@ export async function applyChangeSet(
   // so only its bookkeeping changes; updated_at moves only for a real change (or forceUpdate:
   // every record is written, as the mapping's meaning may have changed).
   const changed = `EXISTS (SELECT 1 FROM run_changes c WHERE ${change('user', ['update', 'reactivate'])} AND c.entity_key = s.user_key)`;
-  await dialect.updateFrom(trx, {
+  const stagedExisting = counts.users.updated + counts.users.reactivated + counts.users.unchanged - input.unchangedRows;
+  if (any(stagedExisting)) await dialect.updateFrom(trx, {
     target: 'directory_users',
     sources: ['staging_users s'],
     set: {

@@ -128,7 +128,7 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
     run = await getRun(db, runId);
     try {
       await db.transaction(async (trx) => {
-        await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts });
+        await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts, unchangedRows: run.unchangedRows });
         const done = await transition(trx, runId, ['applying'], 'applied', { message: `applied ${describeCounts(run)}` });
         if (!done) throw new Error(`run ${runId} left the applying state while it was being applied; rolled back`);
       });
