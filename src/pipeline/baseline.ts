@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { profileColumns } from '../directory/userColumns.js';
 import type { Dialect } from '../storage/dialect.js';
 
 export interface DirectoryEntry {
@@ -26,7 +27,7 @@ export class BaselineMatcher {
   private readonly files: Uint8Array;
   private seenActive = 0;
   /** Skipped records that turned out to have a second record in the set: staged after all. */
-  readonly unskipped: { id: number; fileIndex: number; line: number }[] = [];
+  private readonly unskipped: { id: number; fileIndex: number; line: number }[] = [];
   skipped = 0;
 
   private constructor(
@@ -92,8 +93,29 @@ export class BaselineMatcher {
     return 'stage';
   }
 
+  /** After the last users file: stages the unskipped records and writes the absent users. */
+  async finish(db: Knex, dialect: Dialect, runId: number, usersFiles: string[]): Promise<void> {
+    await this.stageUnskipped(db, runId, usersFiles);
+    await this.writeAbsent(db, dialect, runId);
+  }
+
+  /**
+   * A skipped record whose user has a second record in the set is staged after all, from the
+   * directory row it matched exactly, so the duplicate check sees (and rejects) both.
+   */
+  private async stageUnskipped(db: Knex, runId: number, usersFiles: string[]) {
+    const copied = ['record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
+    for (const { id, fileIndex, line } of this.unskipped) {
+      await db.raw(
+        `INSERT INTO staging_users (run_id, user_key, file, line, status, ${copied.join(', ')})
+         SELECT ?, user_key, ?, ?, 'ok', ${copied.join(', ')} FROM directory_users WHERE id = ?`,
+        [runId, usersFiles[fileIndex]!, line, id],
+      );
+    }
+  }
+
   /** Writes the feed's active users that no record named to `staging_absent`. */
-  async writeAbsent(db: Knex, dialect: Dialect, runId: number): Promise<void> {
+  private async writeAbsent(db: Knex, dialect: Dialect, runId: number): Promise<void> {
     if (this.seenActive === this.activeUsers) return;
     const writer = await dialect.openBulkWriter(db, 'staging_absent', ['run_id', 'user_id']);
     try {

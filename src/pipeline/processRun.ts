@@ -27,7 +27,7 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   const checked = await validateRun(ctx, run, feed);
   timer.lap('validation');
   await faultPoint('validate:after-staging');
-  if (!checked.control || checked.failure) return fail(ctx, run, checked.failure ?? 'the upload set is invalid; nothing was written');
+  if (!checked.control || checked.failure) return fail(ctx, run.id, 'validating', checked.failure);
 
   const control = checked.control;
   if (control.mode === 'full') await supersedeOlder(ctx, run);
@@ -74,10 +74,10 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
   return { control: staged.control, rowCount: staged.rowCount, errorRows, failure };
 }
 
-async function fail(ctx: Context, run: Run, message: string): Promise<Run> {
-  await clearStaging(ctx, run.id);
-  await transition(ctx.database.knex, run.id, ['validating'], 'failed', { message });
-  return getRun(ctx.database.knex, run.id);
+async function fail(ctx: Context, runId: number, from: 'validating' | 'applying', message = 'the upload set is invalid; nothing was written'): Promise<Run> {
+  await clearStaging(ctx, runId);
+  await transition(ctx.database.knex, runId, [from], 'failed', { message });
+  return getRun(ctx.database.knex, runId);
 }
 
 /** Computes the change set against the current baseline and applies the hold rules. */
@@ -139,11 +139,7 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
       // Skipped records and absent users were judged against the old baseline: stage afresh.
       const current = await getFeed(db, feed.id);
       const checked = await validateRun(ctx, await getRun(db, runId), current);
-      if (checked.failure || !checked.control) {
-        await clearStaging(ctx, runId);
-        await transition(db, runId, ['applying'], 'failed', { message: checked.failure ?? 'the upload set is invalid; nothing was written' });
-        return getRun(db, runId);
-      }
+      if (checked.failure || !checked.control) return fail(ctx, runId, 'applying', checked.failure);
       const outcome = await judge(ctx, runId, current, control, 'applying');
       if (outcome === 'held') return getRun(db, runId);
       if (options.from === 'held') {

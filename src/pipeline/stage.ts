@@ -1,17 +1,15 @@
 import { buffer } from 'node:stream/consumers';
 import type { Knex } from 'knex';
 import type { Context } from '../context.js';
-import { parseControlFile } from '../core/control/controlFile.js';
+import { mappingFingerprint, parseControlFile } from '../core/control/controlFile.js';
 import type { ControlFile, FileSpec } from '../core/control/types.js';
 import { setProblem, type Problem } from '../core/problems.js';
 import { openRecords, ReadError, type RecordReader } from '../core/readers/index.js';
 import { groupsColumns, mapGroup, mapMembership, membershipsColumns } from '../core/records/groups.js';
 import { checkHeader, checkKeysSeen } from '../core/records/header.js';
 import { usersColumns } from '../core/records/users.js';
-import { mappingFingerprint } from '../core/control/controlFile.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
-import { profileColumns } from '../directory/userColumns.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
 import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
@@ -113,10 +111,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     const failed = closed.find((c) => c.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
-  if (matcher) {
-    await stageUnskipped(db, run.id, matcher, usersFiles);
-    await matcher.writeAbsent(db, dialect, run.id);
-  }
+  await matcher?.finish(db, dialect, run.id, usersFiles);
   return { ...(await problems.result()), control, rowCount, unchangedRows: matcher?.skipped ?? 0 };
 }
 
@@ -125,21 +120,6 @@ interface UsersOptions {
   fingerprintSalt: string | null;
   skipUnchanged: boolean;
   usersFiles: string[];
-}
-
-/**
- * A skipped record whose user has a second record in the set is staged after all, from the
- * directory row it matched exactly, so the duplicate check sees (and rejects) both.
- */
-async function stageUnskipped(db: Knex, runId: number, matcher: BaselineMatcher, usersFiles: string[]) {
-  const copied = ['record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
-  for (const { id, fileIndex, line } of matcher.unskipped) {
-    await db.raw(
-      `INSERT INTO staging_users (run_id, user_key, file, line, status, ${copied.join(', ')})
-       SELECT ?, user_key, ?, ?, 'ok', ${copied.join(', ')} FROM directory_users WHERE id = ?`,
-      [runId, usersFiles[fileIndex]!, line, id],
-    );
-  }
 }
 
 export type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;

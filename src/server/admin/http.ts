@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { hasRole, type AdminRole } from '../../admins/admins.service.js';
 import type { AdminSession } from '../../admins/sessions.service.js';
-import { SluiceError } from '../../errors.js';
+import { notFound, SluiceError } from '../../errors.js';
 import { renderPage } from './views.js';
 
 export const SESSION_COOKIE = 'sluice_session';
@@ -91,7 +91,7 @@ export function render(ctx: Context, page: string, data: Record<string, unknown>
 /** A numeric id from the path; anything else names nothing, so it is a 404. */
 export function idParam(ctx: Context, what: string): number {
   const id = Number(ctx.params.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new SluiceError('not_found', `${what} ${String(ctx.params.id)} does not exist`);
+  if (!Number.isSafeInteger(id) || id <= 0) throw notFound(what, String(ctx.params.id));
   return id;
 }
 

@@ -102,7 +102,8 @@ export function feedRoutes(router: Router, sluice: SluiceContext, background: Ba
 
   const feedKey = async (ctx: Context) => {
     const feed = await getFeed(db, ctx.params.feed!);
-    const key = (await listApiKeys(db, feed.id)).find((k) => k.id === idParam(ctx, 'API key'));
+    const id = idParam(ctx, 'API key');
+    const key = (await listApiKeys(db, feed.id)).find((k) => k.id === id);
     if (!key) throw new SluiceError('not_found', `API key ${ctx.params.id} of ${feed.slug} does not exist`);
     return { feed, key };
   };
