@@ -52,12 +52,17 @@ const fromRow = (r: any): DirectoryUser => {
 
 const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').select('u.*', 'f.slug as feed_slug');
 
-/** Users whose key or email address is exactly `query`, in every feed (the indexed columns). */
+/**
+ * Users whose key is exactly `query`, or whose email address is `query` in any letter case, in
+ * every feed. Sources store e-mails as they send them (`Ann.Lee@Example.org`), and SQLite and a
+ * MySQL column with a binary collation compare case-sensitively: lower() on both sides is the
+ * one comparison both databases agree on.
+ */
 export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<DirectoryUser[]> {
   const text = query.trim();
   if (!text) return [];
   const rows = await users(db)
-    .where((q) => q.where('u.user_key', text).orWhereIn('u.email', [...new Set([text, text.toLowerCase()])]))
+    .where((q) => q.where('u.user_key', text).orWhereRaw('lower(u.email) = lower(?)', [text]))
     .orderBy(['f.slug', 'u.user_key'])
     .limit(limit);
   return rows.map(fromRow);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { notFound, SluiceError, usageError } from '../errors.js';
 import { crossSettingProblems, parseFeedSetting, resolveFeedSettings, type FeedSettings } from '../core/feedSettings.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -32,7 +33,7 @@ const fromRow = (row: FeedRow): Feed => ({
   directoryVersion: Number(row.directory_version),
 });
 
-export async function addFeed(db: Db, slug: string, options: { name?: string; settings?: Partial<FeedSettings> } = {}): Promise<Feed> {
+export async function addFeed(db: Db, slug: string, options: { name?: string; settings?: Partial<FeedSettings>; actor?: string } = {}): Promise<Feed> {
   if (!SLUG.test(slug)) throw usageError(`feed slug "${slug}" must be lower-case letters, digits, "-" and "_" (at most 64)`);
   if (await db('feeds').where({ slug }).first()) throw new SluiceError('conflict', `feed ${slug} already exists`);
   const now = toDbTime();
@@ -44,6 +45,7 @@ export async function addFeed(db: Db, slug: string, options: { name?: string; se
     created_at: now,
     updated_at: now,
   });
+  if (options.actor) await recordAudit(db, { actor: options.actor, action: 'feed.add', target: `feed ${slug}`, details: { name: options.name ?? slug } });
   return getFeed(db, slug);
 }
 
@@ -103,7 +105,10 @@ export async function updateFeedSettings(db: Db, slug: string, texts: Record<str
   return getFeed(db, slug);
 }
 
-export async function setFeedControlFile(db: Db, slug: string, controlFile: string): Promise<void> {
+/** Stores the control file that maps pulled records; `actor` is audited with the file's digest. */
+export async function setFeedControlFile(db: Db, slug: string, controlFile: string, actor?: string): Promise<void> {
   const feed = await getFeed(db, slug);
   await db('feeds').where({ id: feed.id }).update({ control_file: controlFile, updated_at: toDbTime() });
+  const digest = (text: string | null) => (text === null ? null : createHash('sha256').update(text).digest('hex'));
+  if (actor) await recordAudit(db, { actor, action: 'feed.control', target: `feed ${feed.slug}`, details: { before: digest(feed.controlFile), after: digest(controlFile) } });
 }

@@ -66,7 +66,7 @@ export async function revokeApiKey(db: Db, idOrPrefix: string, actor?: string): 
 }
 
 /** The feed a presented key may write to, or null for a missing, wrong or revoked key. */
-export async function authenticateApiKey(db: Db, presented: string): Promise<{ keyId: number; feedId: number } | null> {
+export async function authenticateApiKey(db: Db, presented: string): Promise<{ keyId: number; feedId: number; prefix: string } | null> {
   const match = /^(sluice_[A-Za-z0-9_-]{12})_[A-Za-z0-9_-]{32}$/.exec(presented);
   if (!match) return null;
   const row = await db('api_keys').where({ prefix: match[1] }).first();
@@ -74,5 +74,5 @@ export async function authenticateApiKey(db: Db, presented: string): Promise<{ k
   const expected = Buffer.from(row.key_hash, 'hex');
   if (!timingSafeEqual(expected, Buffer.from(hash(presented), 'hex'))) return null;
   await db('api_keys').where({ id: row.id }).update({ last_used_at: toDbTime() });
-  return { keyId: Number(row.id), feedId: Number(row.feed_id) };
+  return { keyId: Number(row.id), feedId: Number(row.feed_id), prefix: String(row.prefix) };
 }

@@ -52,12 +52,12 @@ export async function queueRun(ctx: Context, runId: number): Promise<void> {
 }
 
 /** Claims every file of a folder into a new run (data files first, the control file last). */
-export async function runFromFolder(ctx: Context, feed: Feed, folder: string, options: { keepSource: boolean; channel?: RunChannel }): Promise<Run> {
+export async function runFromFolder(ctx: Context, feed: Feed, folder: string, options: { keepSource: boolean; channel?: RunChannel; actor?: string }): Promise<Run> {
   const names = (await readdir(folder)).filter((n) => !isTemporaryName(n)).sort();
   const files: string[] = [];
   for (const name of names) if ((await stat(join(folder, name))).isFile()) files.push(name);
   if (!files.includes(CONTROL_FILE_NAME)) throw usageError(`${folder} has no ${CONTROL_FILE_NAME}; it is the control file that describes the data files`);
-  const run = await startRun(ctx, feed, options.channel ?? 'cli');
+  const run = await startRun(ctx, feed, options.channel ?? 'cli', { actor: options.actor });
   for (const name of [...files.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
     await addRunFile(ctx, run, feed, name, { path: join(folder, name), keepSource: options.keepSource });
   }

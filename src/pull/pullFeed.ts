@@ -7,6 +7,7 @@ import { safeUrl } from '../core/pullResponse.js';
 import { usageError } from '../errors.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
+import { recordAudit } from '../audit/audit.service.js';
 import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
 import { processQueue } from '../pipeline/queue.js';
 import { addRunEvent, getRun, recordProblems, transition, updateRunFields, type Run } from '../runs/runs.service.js';
@@ -38,6 +39,13 @@ export async function startPull(ctx: Context, feed: Feed, actor?: string): Promi
   pullTarget(feed);
   const run = await startRun(ctx, feed, 'pull', { actor });
   await addRunEvent(ctx.database.knex, run.id, `pulling from ${safeUrl(feed.settings.pullUrl!)}${actor ? ` for ${actor}` : ''}`);
+  return run;
+}
+
+/** "Sync now" asked for by a person or a source script (admin page, CLI, API): audited, unlike the schedule's pulls. */
+export async function startSyncNow(ctx: Context, feed: Feed, actor: string): Promise<Run> {
+  const run = await startPull(ctx, feed, actor);
+  await recordAudit(ctx.database.knex, { actor, action: 'feed.sync', target: `feed ${feed.slug}`, details: { run: run.id } });
   return run;
 }
 

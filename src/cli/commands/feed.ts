@@ -7,7 +7,7 @@ import { text } from 'node:stream/consumers';
 import type { Context } from '../../context.js';
 import { isPullSecret, pullSecretNames } from '../../core/feedSettings.js';
 import { feedSecretNames, setFeedSecret } from '../../feeds/feedSecrets.js';
-import { startPull, syncNow } from '../../pull/pullFeed.js';
+import { startSyncNow, syncNow } from '../../pull/pullFeed.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
 import { cliActor, positional, present, withContext, type Command, type CommandInput } from './shared.js';
 
@@ -47,7 +47,7 @@ export const feedCommand: Command = {
       const db = ctx.database.knex;
       switch (sub) {
         case 'add':
-          await print(ctx, await addFeed(db, positional(input, 1, 'slug'), { name: input.options.name as string | undefined }), input.json);
+          await print(ctx, await addFeed(db, positional(input, 1, 'slug'), { name: input.options.name as string | undefined, actor: cliActor() }), input.json);
           return EXIT.done;
         case 'set': {
           const [slug, key] = [positional(input, 1, 'slug'), positional(input, 2, 'key')];
@@ -64,7 +64,7 @@ export const feedCommand: Command = {
         case 'sync': {
           // "Sync now": pull from the feed's API and process the run like an import.
           const feed = await getFeed(db, positional(input, 1, 'slug'));
-          const presented = await present(ctx, await syncNow(ctx, feed.id, await startPull(ctx, feed, cliActor())));
+          const presented = await present(ctx, await syncNow(ctx, feed.id, await startSyncNow(ctx, feed, cliActor())));
           if (input.json) printJson(presented);
           else printRun(presented);
           return exitCodeForRun(presented);
@@ -77,7 +77,7 @@ export const feedCommand: Command = {
             process.stderr.write(problems.map(formatProblem).join('\n') + '\n');
             return EXIT.failed;
           }
-          await setFeedControlFile(db, slug, control);
+          await setFeedControlFile(db, slug, control, cliActor());
           await print(ctx, await getFeed(db, slug), input.json);
           return EXIT.done;
         }

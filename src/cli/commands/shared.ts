@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from '../../config.js';
 import { openContext, type Context } from '../../context.js';
@@ -32,8 +33,21 @@ export async function present(ctx: Context, run: Run, firstErrors?: number) {
   return presentRun(ctx.database.knex, run, await getFeed(ctx.database.knex, run.feedId), firstErrors);
 }
 
-/** How CLI actions appear in run timelines and the audit log. */
-export const cliActor = () => `cli:${process.env.USER ?? process.env.LOGNAME ?? 'unknown'}`;
+/**
+ * How CLI actions appear in run timelines and the audit log: `SLUICE_ACTOR` (set it where a
+ * shared account or cron runs the CLI, so the log names the person or job), else the OS account
+ * running the process — from the system, not from `$USER`, which anyone can set. An account
+ * without a name (a container's bare uid) is logged as exactly that.
+ */
+export function cliActor(): string {
+  const named = process.env.SLUICE_ACTOR?.trim();
+  if (named) return `cli:${named}`;
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return `cli:unnamed-os-user(uid ${process.getuid?.() ?? '?'})`;
+  }
+}
 
 export function positional(input: CommandInput, index: number, name: string): string {
   const value = input.args[index];

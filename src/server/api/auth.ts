@@ -7,6 +7,8 @@ import type { Context as SluiceContext } from '../../context.js';
 export interface ApiState {
   feed?: Feed;
   keyFeedId: number;
+  /** The key's public prefix: how API actions are named in the audit log. */
+  keyPrefix: string;
 }
 
 /** The key from `Authorization: Bearer <key>` or HTTP Basic with the key as the password. */
@@ -34,6 +36,7 @@ export function requireApiKey(sluice: SluiceContext) {
     if (!auth) throw new SluiceError('unauthorized', 'the API key is not valid or was revoked');
     const state = ctx.state as ApiState;
     state.keyFeedId = auth.feedId;
+    state.keyPrefix = auth.prefix;
     if (ctx.params?.feed !== undefined) {
       const feed = await getFeed(sluice.database.knex, String(ctx.params.feed));
       if (feed.id !== auth.feedId) throw new SluiceError('forbidden', `this API key belongs to another feed than ${feed.slug}`);

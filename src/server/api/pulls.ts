@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../context.js';
-import { startPull, syncNow } from '../../pull/pullFeed.js';
+import { startSyncNow, syncNow } from '../../pull/pullFeed.js';
 import { presentRun } from '../../runs/runs.presenter.js';
 import type { BackgroundWork } from '../backgroundWork.js';
 import { requireApiKey, type ApiState } from './auth.js';
@@ -12,8 +12,8 @@ import { runUrl } from './runs.js';
  */
 export function pullRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   router.post('/api/v1/feeds/:feed/sync', requireApiKey(sluice), async (ctx) => {
-    const { feed } = ctx.state as Required<ApiState>;
-    const run = await startPull(sluice, feed, 'api');
+    const { feed, keyPrefix } = ctx.state as Required<ApiState>;
+    const run = await startSyncNow(sluice, feed, `api:${keyPrefix}`);
     // Errors are logged by BackgroundWork, and a failed pull is a failed run.
     void background.start(`sync run ${run.id}`, () => syncNow(sluice, feed.id, run), 0).catch(() => undefined);
     ctx.status = 202;

@@ -6,7 +6,7 @@ import { SluiceError } from '../../../errors.js';
 import { getFeed, updateFeedSettings, type Feed } from '../../../feeds/feeds.service.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../keys/keys.service.js';
 import { feedSecretNames, setFeedSecret } from '../../../feeds/feedSecrets.js';
-import { startPull, syncNow } from '../../../pull/pullFeed.js';
+import { startSyncNow, syncNow } from '../../../pull/pullFeed.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
 import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
@@ -81,7 +81,7 @@ export function feedRoutes(router: Router, sluice: SluiceContext, background: Ba
 
   router.post('/feeds/:feed/sync', need('operator'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
-    const run = await startPull(sluice, feed, stateOf(ctx).session!.admin.email);
+    const run = await startSyncNow(sluice, feed, stateOf(ctx).session!.admin.email);
     const outcome = await background.start(`sync run ${run.id}`, () => syncNow(sluice, feed.id, run));
     flash(ctx, 'ok', outcome.pending ? `Sync now: pulling into run ${run.id}; this page follows it.` : `Sync now: run ${run.id} pulled.`);
     ctx.redirect(`/admin/runs/${run.id}`);
