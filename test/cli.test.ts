@@ -1,7 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listAudit } from '../src/audit/audit.service.js';
+import { loadConfig } from '../src/config.js';
+import { openContext } from '../src/context.js';
 import { runCli } from './helpers/cli.js';
 import { samples } from './helpers/uploads.js';
 
@@ -76,6 +79,34 @@ describe('sluice CLI', () => {
     const bad = await runCli(['admin', 'add', 'x@example.org', '--role', 'root'], env);
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('role must be one of viewer, operator, admin (got "root")')]);
     expect((await runCli(['admin', 'add', 'ops@example.org', '--role', 'viewer'], env)).stderr).toContain('an admin account for ops@example.org already exists');
+  });
+
+  it('audits feed add, set, control and import under SLUICE_ACTOR, else the OS account (never $USER)', async () => {
+    const asCron = { ...env, SLUICE_ACTOR: 'hr-nightly-cron' };
+    expect((await runCli(['feed', 'add', 'audited', '--name', 'Audited'], asCron)).code).toBe(0);
+    expect((await runCli(['feed', 'set', 'audited', 'onMissing', 'keep'], asCron)).code).toBe(0);
+    expect((await runCli(['feed', 'control', 'audited', join(samples, 'basic', 'control.json')], asCron)).code).toBe(0);
+    // $USER is whatever the caller's environment says; the audit trusts the system's account.
+    const asShell = { ...env, SLUICE_ACTOR: '', USER: 'someone-else', LOGNAME: 'someone-else' };
+    expect((await runCli(['import', join(samples, 'basic'), '--feed', 'audited', '--keep', '--json'], asShell)).code).toBe(3);
+
+    const ctx = await openContext(loadConfig(env));
+    try {
+      const { entries } = await listAudit(ctx.database.knex, { limit: 100, offset: 0 });
+      const audited = entries.filter((e) => e.target === 'feed audited').reverse();
+      expect(audited.map((e) => [e.actor, e.action])).toEqual([
+        ['cli:hr-nightly-cron', 'feed.add'],
+        ['cli:hr-nightly-cron', 'feed.settings'],
+        ['cli:hr-nightly-cron', 'feed.control'],
+        [`cli:${userInfo().username}`, 'feed.import'],
+      ]);
+      expect(audited[1]!.details).toEqual({ onMissing: { before: 'suspend', after: 'keep' } });
+      expect(audited[2]!.details).toEqual({ before: null, after: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(audited[3]!.details).toEqual({ run: expect.any(Number), folder: join(samples, 'basic') });
+      expect(entries.some((e) => e.actor.includes('unknown') || e.actor.includes('someone-else'))).toBe(false);
+    } finally {
+      await ctx.database.close();
+    }
   });
 
   it('exits 2 on usage errors and explains them', async () => {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin } from '../../src/admins/admins.service.js';
+import { listAudit } from '../../src/audit/audit.service.js';
+import { loadConfig } from '../../src/config.js';
+import { openContext } from '../../src/context.js';
 import { addFeed, setFeedControlFile, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
 import { getRun } from '../../src/runs/runs.service.js';
@@ -37,7 +40,7 @@ describe('Sync now', () => {
       await setFeedSetting(db, 'events', 'pullUrl', `${api.url}/paged/next`);
       await setFeedSetting(db, 'events', 'pullPagination', 'next-link');
       await setFeedSetting(db, 'events', 'pullRecordsPath', 'items');
-      const { key } = await createApiKey(db, 'events');
+      const { key, apiKey } = await createApiKey(db, 'events');
 
       const started = await fetch(`${server.url}/api/v1/feeds/events/sync`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
       expect(started.status).toBe(202);
@@ -65,6 +68,11 @@ describe('Sync now', () => {
       expect((await operator.get(`/admin/runs/${runId}`)).text).toContain('pulling from ' + api.url + '/paged/next for operator@example.org');
       // The newer full snapshot supersedes the API's held run.
       expect((await getRun(db, body.id)).state).toBe('superseded');
+      const syncs = (await listAudit(db, { limit: 50, offset: 0 })).entries.filter((e) => e.action === 'feed.sync').reverse();
+      expect(syncs.map((e) => [e.actor, e.target, e.details])).toEqual([
+        [`api:${apiKey.prefix}`, 'feed events', { run: body.id }],
+        ['operator@example.org', 'feed events', { run: runId }],
+      ]);
     } finally {
       await server.stop();
     }
@@ -88,6 +96,13 @@ describe('Sync now', () => {
       const synced = await runCli(['feed', 'sync', 'crm', '--json'], env);
       expect(synced.code).toBe(3); // held: the first run of the feed
       expect(JSON.parse(synced.stdout)).toMatchObject({ feed: 'crm', state: 'held', counts: { users: { created: 9 } } });
+      const ctx = await openContext(loadConfig(env));
+      try {
+        const syncs = (await listAudit(ctx.database.knex, { limit: 50, offset: 0 })).entries.filter((e) => e.action === 'feed.sync');
+        expect(syncs.map((e) => [e.actor, e.target, e.details])).toEqual([[`cli:${userInfo().username}`, 'feed crm', { run: JSON.parse(synced.stdout).id }]]);
+      } finally {
+        await ctx.database.close();
+      }
 
       expect((await runCli(['feed', 'set', 'crm', 'schedule', 'every tuesday'], env)).stderr).toContain('schedule must be off, hourly, "daily HH:MM" or a cron expression of five fields (got "every tuesday")');
       const withoutKey = await runCli(['feed', 'set', 'crm', 'pullPassword', 'x'], { ...env, SLUICE_SECRET_KEY: '' });
