@@ -2,7 +2,7 @@ import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { addFeed } from '../../src/feeds/feeds.service.js';
 import { getRun, listRuns, runEvents } from '../../src/runs/runs.service.js';
 import { processQueue } from '../../src/pipeline/queue.js';
@@ -10,6 +10,7 @@ import knexFactory from 'knex';
 import { writeBigSet } from '../helpers/bigSet.js';
 import { sluice } from '../helpers/cli.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
+import { suiteSetup } from '../helpers/suiteSetup.js';
 import { directorySnapshot } from '../helpers/directory.js';
 import { importFolder } from '../helpers/uploads.js';
 import { until } from '../helpers/wait.js';
@@ -20,6 +21,13 @@ const RERUN_TRIALS = 10;
 const USERS = 12_000;
 /** The older version: 5 % of the users differ, 60 more users that the set no longer has. */
 const writeOlderSet = (dir: string) => writeBigSet(dir, USERS + 60, 1, 20);
+/**
+ * The reference imports take SETUP_TOOK on this machine's slowest database while other suites
+ * run; the limit allows a machine twice as slow, and more. A trial (two `serve` starts, a kill,
+ * a recovery) keeps vitest's test timeout; the first trial also waits for the setup.
+ */
+const SETUP_MS = 300_000;
+const TRIAL_MS = 120_000;
 
 /** A small seeded generator, so a failing trial can be replayed with the seed it prints. */
 function random(seed: number) {
@@ -39,7 +47,8 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
   const expected: Record<'first' | 'rerun', { before: Snapshot | null; after: Snapshot; processingMs: number }> = {} as never;
   const db = () => env.ctx.database.knex;
 
-  beforeAll(async () => {
+  // Not in beforeAll: a slow setup there would report every trial as skipped, not failed.
+  const setup = suiteSetup(`the reference imports on ${database.name}`, SETUP_MS, async () => {
     env = await openTestEnv(database);
     set = await writeBigSet(await mkdtemp(join(tmpdir(), 'sluice-kill-set-')), USERS);
     olderSet = await writeOlderSet(await mkdtemp(join(tmpdir(), 'sluice-kill-older-')));
@@ -63,6 +72,7 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
     });
   });
   afterAll(async () => {
+    await setup.stopped();
     await env?.close();
     for (const dir of [set, olderSet]) if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -82,6 +92,7 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
   const killedIn: Record<'first' | 'rerun', Record<string, number>> = { first: {}, rerun: {} };
 
   async function trial(trial: number, kind: 'first' | 'rerun') {
+    await setup();
     const feed = `${kind}${trial}`;
     const { before, after: reference, processingMs } = expected[kind];
     await addFeed(db(), feed, { settings: { holdFirstRun: false } });
@@ -133,13 +144,15 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
     expect(await readdir(inbox), `${context}: files left in the inbox`).toEqual([]);
   }
 
-  it.each(Array.from({ length: TRIALS }, (_, i) => i))('trial %i: the directory is before or after the run, and the drop completes exactly once', (i) => trial(i, 'first'));
+  it.each(Array.from({ length: TRIALS }, (_, i) => i))('trial %i: the directory is before or after the run, and the drop completes exactly once', (i) => trial(i, 'first'), SETUP_MS + TRIAL_MS);
   it.each(Array.from({ length: RERUN_TRIALS }, (_, i) => i))(
     're-run trial %i: onto an older directory, mostly unchanged records skipped; before or after, then exactly once',
     (i) => trial(i, 'rerun'),
+    SETUP_MS + TRIAL_MS,
   );
 
-  it('killed some trials while validating and some while applying', () => {
+  it('killed some trials while validating and some while applying', async () => {
+    await setup();
     const ms = (kind: 'first' | 'rerun') => Math.round(expected[kind].processingMs);
     console.log(`kill trials on ${database.name} (seed ${seed}; processing ≈ ${ms('first')} ms, re-run ≈ ${ms('rerun')} ms):`, killedIn);
     expect(killedIn.first.validating ?? 0).toBeGreaterThan(0);
