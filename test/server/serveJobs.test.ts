@@ -5,13 +5,13 @@ import { claimJobTick } from '../../src/jobs/leases.js';
 import { failIncompleteRuns, receiveFile } from '../../src/pipeline/receiving.js';
 import { purgeExpiredFiles } from '../../src/archive/retention.js';
 import { getFeed } from '../../src/feeds/feeds.service.js';
-import { getRun, listRuns, runErrors, runFiles } from '../../src/runs/runs.service.js';
+import { getRun, runErrors, runFiles } from '../../src/runs/runs.service.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
-import { samples } from '../helpers/uploads.js';
+import { importFolder, samples } from '../helpers/uploads.js';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { setFeedSetting } from '../../src/feeds/feeds.service.js';
+import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { jobSchedule } from '../../src/jobs/schedule.js';
 import { packageRoot } from '../../src/paths.js';
 import { until } from '../helpers/wait.js';
@@ -59,7 +59,10 @@ describe('sluice serve with its jobs', () => {
 
   it('removes archived files past retention and keeps the run', async () => {
     const db = server.ctx.database.knex;
-    const failed = (await listRuns(db, { states: ['failed'] }))[0]!;
+    // Its own failed run, whatever the tests before it did.
+    await addFeed(db, 'retention');
+    const imported = await importFolder(server.ctx, 'retention', join(samples, 'invalid', 'set-level'));
+    const failed = await until('the run to fail', async () => ((await getRun(db, imported.id)).state === 'failed' ? getRun(db, imported.id) : null));
     const [file] = await runFiles(db, failed.id);
     expect(existsSync(join(server.dataDir, 'archive', file!.storageKey))).toBe(true);
     expect(await purgeExpiredFiles(server.ctx, new Date(Date.now() + 89 * 86_400_000))).toBe(0);
