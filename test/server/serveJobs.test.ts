@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/keys/keys.service.js';
@@ -15,6 +16,7 @@ import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { jobSchedule } from '../../src/jobs/schedule.js';
 import { packageRoot } from '../../src/paths.js';
 import { until } from '../helpers/wait.js';
+import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 
 describe('sluice serve with its jobs', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -39,10 +41,9 @@ describe('sluice serve with its jobs', () => {
     expect(await readFile(join(server.dataDir, 'mail', mail), 'utf8')).toMatch(/^X-Sluice-Kind: report\nX-Sluice-Run: 1\n/);
   });
 
-  it('runs each job tick once across processes', async () => {
+  it('takes a tick it has already run no more', async () => {
     const db = server.ctx.database.knex;
-    const claims = await Promise.all(['a', 'b', 'c'].map((owner) => claimJobTick(db, 'test-job', owner, 42, 60_000)));
-    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await claimJobTick(db, 'test-job', 'a', 42, 60_000)).toBe(true);
     expect(await claimJobTick(db, 'test-job', 'a', 42, 60_000)).toBe(false);
   });
 
@@ -70,5 +71,41 @@ describe('sluice serve with its jobs', () => {
     expect(existsSync(join(server.dataDir, 'archive', file!.storageKey))).toBe(false);
     expect((await runFiles(db, failed.id))[0]).toMatchObject({ purged: true });
     expect((await getRun(db, failed.id)).state).toBe('failed');
+  });
+});
+
+describe.each(testDatabases)('job ticks raced by separate processes on $name', (database) => {
+  const PROCESSES = 3;
+  const TICKS = 40;
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await openTestEnv(database);
+  });
+  afterAll(async () => env?.close());
+
+  it('runs each job tick once across processes', async () => {
+    // The processes open their connections first; the race starts when all are ready.
+    const startAt = Date.now() + 3_000;
+    const racers = Array.from({ length: PROCESSES }, (_, i) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'helpers', 'claimJobTicks.mjs'), `p${i}`, String(startAt), String(TICKS), '50'], {
+          env: { ...process.env, DATABASE_URL: env.url, SLUICE_DATA_DIR: env.dataDir, LOG_LEVEL: 'warn' },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      }),
+    );
+    const results = await Promise.all(racers);
+    for (const r of results) expect([r.code, r.stderr]).toEqual([0, '']);
+    const won = results.map((r) => JSON.parse(r.stdout) as { owner: string; won: number[] });
+    const ticks = won.flatMap((w) => w.won).sort((a, b) => a - b);
+    expect(ticks, 'each tick won by exactly one process').toEqual(Array.from({ length: TICKS }, (_, i) => i + 1));
+    const recorded = (await env.ctx.database.knex('job_ticks').where({ name: 'race' }).orderBy('tick').select('tick', 'owner')) as { tick: number; owner: string }[];
+    expect(recorded.map((r) => Number(r.tick))).toEqual(ticks);
+    // The processes really competed: more than one of them won ticks.
+    expect(new Set(recorded.map((r) => r.owner)).size, JSON.stringify(won)).toBeGreaterThan(1);
   });
 });
