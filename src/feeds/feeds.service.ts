@@ -41,6 +41,8 @@ export async function addFeed(db: Db, slug: string, options: { name?: string; se
     slug,
     name: options.name ?? slug,
     settings: JSON.stringify(options.settings ?? {}),
+    // Applications read it from this column (README, "The directory tables").
+    profile_edit_url: options.settings?.profileEditUrl ?? null,
     directory_version: 0,
     created_at: now,
     updated_at: now,
