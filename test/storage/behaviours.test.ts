@@ -49,6 +49,15 @@ describe.each(testDatabases)('directory behaviours on $name', (database) => {
       expect((await lookUpUsers(db(), query)).map((u) => [u.feedSlug, u.key]), query).toEqual([['lookup', 'u1']]);
     }
     expect((await lookUpUsers(db(), 'BOB@example.org')).map((u) => u.key)).toEqual(['u2']);
+    if (database.name === 'mysql') {
+      // A database created with a binary collation compares e-mails case-sensitively too.
+      await db().raw('ALTER TABLE directory_users MODIFY email VARCHAR(320) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin');
+      try {
+        expect((await lookUpUsers(db(), 'ANN.LEE@EXAMPLE.ORG')).map((u) => u.key)).toEqual(['u1']);
+      } finally {
+        await db().raw('ALTER TABLE directory_users MODIFY email VARCHAR(320) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci');
+      }
+    }
     // The key stays exact: it is the source's identifier, not an address.
     expect(await lookUpUsers(db(), 'U1')).toEqual([]);
   });
