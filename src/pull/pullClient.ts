@@ -170,6 +170,8 @@ class ApiSession {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form,
+        // A redirect would carry the client secret and refresh token to wherever it points.
+        redirect: 'error',
         signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000),
       });
     } catch (error) {

@@ -114,6 +114,15 @@ describe.each(testDatabases)('the pull sends credentials only to their origin, a
     expect(await shown(run)).not.toContain('leak-in-link');
   });
 
+  it('does not follow a redirect of the OAuth token endpoint, which would carry the client secret along', async () => {
+    api.state.elsewhere = `${other.url}/token`;
+    const before = other.requests.length;
+    const run = await pull(`${api.url}/oauth/users`, { pullAuth: 'oauth-client-credentials', pullTokenUrl: `${api.url}/elsewhere/redirect`, pullClientId: 'sluice', pullRecordsPath: '' });
+    expect(other.requests.length - before).toBe(0);
+    expect(run.state).toBe('failed');
+    expect(await failure(run)).toMatch(new RegExp(`^could not reach ${api.url}/elsewhere/redirect: `));
+  });
+
   it('follows a redirect on its own origin with the credentials', async () => {
     const run = await pull(`${api.url}/redirect/bearer`, { pullRecordsPath: 'data.users' });
     expect(run).toMatchObject({ state: 'applied', rowCount: 9 });
