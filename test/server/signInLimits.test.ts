@@ -40,8 +40,9 @@ describe.each(testDatabases)('sign-in limits under parallel guessing on $name', 
   }
 
   /** Sends every guess at once, alternating between the servers; returns the answers' statuses. */
-  async function guessAll(address: string, guesses: { email: string; password: string }[]): Promise<number[]> {
-    const forms = await Promise.all(servers.map((s) => signInForm(s.url, address)));
+  async function guessAll(address: string | ((i: number) => string), guesses: { email: string; password: string }[]): Promise<number[]> {
+    const addressOf = typeof address === 'string' ? () => address : address;
+    const forms = await Promise.all(servers.map((s) => signInForm(s.url, addressOf(0))));
     return Promise.all(
       guesses.map(async (guess, i) => {
         const server = servers[i % servers.length]!;
@@ -49,7 +50,7 @@ describe.each(testDatabases)('sign-in limits under parallel guessing on $name', 
         const response = await fetch(`${server.url}/admin/sign-in`, {
           method: 'POST',
           redirect: 'manual',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie, 'x-forwarded-for': address },
+          headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie, 'x-forwarded-for': addressOf(i) },
           body: new URLSearchParams({ _csrf: form.token, ...guess, next: '/admin' }).toString(),
         });
         await response.text();
@@ -73,6 +74,11 @@ describe.each(testDatabases)('sign-in limits under parallel guessing on $name', 
   it(`checks at most ${SIGN_IN_LIMITS.perAddress} of ${GUESSES} simultaneous guesses from one address, each for another account`, async () => {
     const statuses = await guessAll('198.51.100.2', Array.from({ length: GUESSES }, (_, i) => ({ email: `someone${i}@example.org`, password: `guess number ${i}` })));
     expect(tally(statuses)).toEqual({ checked: SIGN_IN_LIMITS.perAddress, refused: GUESSES - SIGN_IN_LIMITS.perAddress });
+
+    // An address the client wrote into X-Forwarded-For itself does not make it another client:
+    // the proxy appended the real one.
+    const spoofed = await guessAll((i) => `203.0.113.${i}, 198.51.100.4`, Array.from({ length: GUESSES }, (_, i) => ({ email: `spoof${i}@example.org`, password: `guess number ${i}` })));
+    expect(tally(spoofed)).toEqual({ checked: SIGN_IN_LIMITS.perAddress, refused: GUESSES - SIGN_IN_LIMITS.perAddress });
 
     // Another address is not held back by this one, and a right password signs in.
     await addAdmin(servers[0]!.ctx.database.knex, { email: 'other@example.org', role: 'viewer', password, actor: 'test' });
