@@ -43,7 +43,7 @@ class ApiSession {
   ) {
     const url = new URL(feed.settings.pullUrl ?? '');
     if (url.username || url.password) {
-      throw new PullError(`pullUrl carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead`);
+      throw new PullError('pullUrl carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead');
     }
     this.origin = url.origin;
   }
