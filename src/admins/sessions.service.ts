@@ -1,14 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { recordAudit } from '../audit/audit.service.js';
 import { SluiceError } from '../errors.js';
-import { countRows } from '../storage/database.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
 import { findAdmin, findAdminCredentials, normaliseEmail, type Admin } from './admins.service.js';
+import { forgetOldAttempts, returnAttempt, takeAttempts, type AttemptLimit } from './attemptLimits.service.js';
 import { verifyPassword } from './passwords.js';
 
 export const SESSION_HOURS = 12;
 /** Failed sign-ins allowed per account and per address within the window, before refusing. */
 export const SIGN_IN_LIMITS = { perEmail: 5, perAddress: 20, windowMinutes: 15 };
+const perAccount: AttemptLimit = { scope: 'sign-in:account', max: SIGN_IN_LIMITS.perEmail, windowMinutes: SIGN_IN_LIMITS.windowMinutes };
+const perAddress: AttemptLimit = { scope: 'sign-in:address', max: SIGN_IN_LIMITS.perAddress, windowMinutes: SIGN_IN_LIMITS.windowMinutes };
 
 export interface AdminSession {
   admin: Admin;
@@ -21,22 +23,27 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const NO_SUCH_ACCOUNT = 'scrypt$16384$8$1$c2x1aWNlLW5vLWFjY291bnQ$Q0hBTkdFTUVDSEFOR0VNRUNIQU5HRU1FQ0hBTkdFTUU';
 
 /**
- * Checks a password and opens a session. Refuses (`too_many_attempts`) once an account or an
- * address has failed too often recently; the refusal is counted in the database, so it holds
- * across several Sluice processes.
+ * Checks a password and opens a session. Every attempt is counted against its account and its
+ * address in the database before the password is checked, so parallel guesses, also spread over
+ * several Sluice processes, get no more checks than the limits allow; a successful sign-in gives
+ * its attempts back. Over a limit: `too_many_attempts`, without checking the password.
  */
 export async function signIn(db: Db, input: { email: string; password: string; ip: string }): Promise<{ token: string; session: AdminSession }> {
   const email = normaliseEmail(input.email).slice(0, 320);
   const ip = input.ip.slice(0, 64);
-  const since = toDbTime(new Date(Date.now() - SIGN_IN_LIMITS.windowMinutes * 60_000));
-  const failures = (column: 'email' | 'ip', value: string) => countRows(db('sign_in_attempts').where(column, value).where('at', '>=', since).where({ succeeded: false }));
-  if ((await failures('email', email)) >= SIGN_IN_LIMITS.perEmail || (await failures('ip', ip)) >= SIGN_IN_LIMITS.perAddress) {
+  const budgets: [AttemptLimit, string][] = [
+    [perAccount, email],
+    [perAddress, ip],
+  ];
+  if (await takeAttempts(db, budgets)) {
     throw new SluiceError('too_many_attempts', `too many failed sign-ins; try again in ${SIGN_IN_LIMITS.windowMinutes} minutes`);
   }
   const account = await findAdminCredentials(db, email);
   const ok = await verifyPassword(input.password, account?.passwordHash ?? NO_SUCH_ACCOUNT);
   await db('sign_in_attempts').insert({ email, ip, succeeded: Boolean(account && ok), at: toDbTime() });
   if (!account || !ok) throw new SluiceError('unauthorized', 'the email address or the password is wrong');
+  for (const [limit, subject] of budgets) await returnAttempt(db, limit, subject);
+  await forgetOldAttempts(db, 2 * SIGN_IN_LIMITS.windowMinutes);
   const { admin } = account;
 
   const token = randomBytes(32).toString('base64url');

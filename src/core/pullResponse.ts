@@ -28,11 +28,4 @@ export function nextFromLinkHeader(header: string | null): string | null {
 }
 
 /** Where to point in messages: scheme, host and path — never credentials or query parameters. */
-export function safeUrl(url: string | URL): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '(an invalid URL)';
-  }
-}
+export { redactUrl as safeUrl } from './redactUrl.js';

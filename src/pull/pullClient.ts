@@ -1,13 +1,17 @@
 import type { Context } from '../context.js';
 import type { FeedSettings } from '../core/feedSettings.js';
-import { nextFromLinkHeader, recordsAt, safeUrl, valueAt } from '../core/pullResponse.js';
+import { nextFromLinkHeader, recordsAt, valueAt } from '../core/pullResponse.js';
+import { redactUrl as safeUrl, redactUrlsIn } from '../core/redactUrl.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { getFeedSecret, setFeedSecret } from '../feeds/feedSecrets.js';
 
-/** A pull that could not be completed; the message is safe to show (no credentials). */
+/**
+ * A pull that could not be completed; the message is safe to show: every URL in it, also one
+ * quoted by the network stack or by the API's answer, loses its user-info and query string.
+ */
 export class PullError extends Error {
   constructor(message: string) {
-    super(message);
+    super(redactUrlsIn(message));
     this.name = 'PullError';
   }
 }
@@ -18,6 +22,7 @@ export interface PullStats {
 }
 
 const EXCERPT = 200;
+const MAX_REDIRECTS = 5;
 const excerpt = (text: string) => {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > EXCERPT ? `${flat.slice(0, EXCERPT)}…` : flat;
@@ -29,11 +34,33 @@ const excerpt = (text: string) => {
  */
 class ApiSession {
   private accessToken: string | null = null;
+  /** Scheme, host and port of `pullUrl`: the only place the feed's credentials are sent. */
+  readonly origin: string;
 
   constructor(
     private readonly ctx: Context,
     private readonly feed: Feed,
-  ) {}
+  ) {
+    const url = new URL(feed.settings.pullUrl ?? '');
+    if (url.username || url.password) {
+      throw new PullError('pullUrl carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead');
+    }
+    this.origin = url.origin;
+  }
+
+  /**
+   * Credentials go to the configured origin only: a next page or a redirect elsewhere — which an
+   * API's answer, or whoever controls it, can name — stops the pull instead of being followed.
+   */
+  checkOrigin(url: URL, what: string): URL {
+    if (url.origin !== this.origin) {
+      throw new PullError(
+        `${what} points to ${safeUrl(url)}, on another origin than pullUrl (${this.origin}); Sluice sends the feed's credentials and pullHeaders only to ${this.origin}, so it does not follow it`,
+      );
+    }
+    if (url.username || url.password) throw new PullError(`${what} (${safeUrl(url)}) carries a user name or password; Sluice does not follow it`);
+    return url;
+  }
 
   private get settings(): FeedSettings {
     return this.feed.settings;
@@ -70,14 +97,25 @@ class ApiSession {
     }
   }
 
+  /** One request with the feed's credentials; redirects are followed by hand, on the origin only. */
   private async send(url: URL): Promise<Response> {
     const headers: Record<string, string> = { accept: this.settings.pullFormat === 'csv' ? 'text/csv' : 'application/json', ...this.settings.pullHeaders };
     const authorization = await this.authorization();
     if (authorization) headers.authorization = authorization;
-    try {
-      return await fetch(url, { method: this.settings.pullMethod, headers, redirect: 'follow', signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000) });
-    } catch (error) {
-      throw this.networkError(url, error);
+    let method = this.settings.pullMethod;
+    for (let redirects = 0; ; redirects++) {
+      let response: Response;
+      try {
+        response = await fetch(url, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000) });
+      } catch (error) {
+        throw this.networkError(url, error);
+      }
+      const location = response.headers.get('location');
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
+      await response.body?.cancel();
+      if (redirects === MAX_REDIRECTS) throw new PullError(`${method} ${safeUrl(url)} redirected more than ${MAX_REDIRECTS} times`);
+      url = this.checkOrigin(new URL(location, url), `${method} ${safeUrl(url)} redirected, and the redirect`);
+      if (response.status === 303) method = 'GET';
     }
   }
 
@@ -132,6 +170,8 @@ class ApiSession {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form,
+        // A redirect would carry the client secret and refresh token to wherever it points.
+        redirect: 'error',
         signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000),
       });
     } catch (error) {
@@ -209,7 +249,7 @@ export async function* pullPayload(ctx: Context, feed: Feed, stats: PullStats): 
     stats.records += count;
     if (s.pullPagination === 'page') next = count === 0 ? null : withParam(url, s.pullPageParam, String(++page));
     if (s.pullPagination === 'none') next = null;
-    url = next ? new URL(next, url) : null;
+    url = next ? session.checkOrigin(new URL(next, url), `page ${stats.pages}'s link to the next page`) : null;
   }
   if (s.pullFormat === 'json') yield Buffer.from('\n]\n');
 }

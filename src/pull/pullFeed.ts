@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME, parseControlFile } from '../core/control/controlFile.js';
 import { pullSettingProblems } from '../core/feedSettings.js';
 import { setProblem } from '../core/problems.js';
-import { safeUrl } from '../core/pullResponse.js';
+import { redactUrl, redactUrlsIn } from '../core/redactUrl.js';
 import { usageError } from '../errors.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
@@ -38,7 +38,7 @@ export function pullTarget(feed: Feed): { name: string } {
 export async function startPull(ctx: Context, feed: Feed, actor?: string): Promise<Run> {
   pullTarget(feed);
   const run = await startRun(ctx, feed, 'pull', { actor });
-  await addRunEvent(ctx.database.knex, run.id, `pulling from ${safeUrl(feed.settings.pullUrl!)}${actor ? ` for ${actor}` : ''}`);
+  await addRunEvent(ctx.database.knex, run.id, `pulling from ${redactUrl(feed.settings.pullUrl!)}${actor ? ` for ${actor}` : ''}`);
   return run;
 }
 
@@ -66,7 +66,7 @@ export async function completePull(ctx: Context, feedId: number, run: Run): Prom
     await queueRun(ctx, run.id);
   } catch (error) {
     const message = error instanceof PullError || (error as { code?: string })?.code === 'usage' ? (error as Error).message : 'the pull stopped with an internal error; see the server log';
-    if (!(error instanceof PullError)) log.error('pull failed', { feed: feed.slug, run: run.id, error: String((error as Error)?.stack ?? error) });
+    if (!(error instanceof PullError)) log.error('pull failed', { feed: feed.slug, run: run.id, error: redactUrlsIn(String((error as Error)?.stack ?? error)) });
     await recordProblems(db, ctx.database.dialect, run.id, [setProblem('pull_failed', message)]);
     await updateRunFields(db, run.id, { error_count: 1 });
     await transition(db, run.id, ['receiving'], 'failed', { message: `pull failed after ${stats.pages} page${stats.pages === 1 ? '' : 's'}: ${message}` });

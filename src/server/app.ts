@@ -12,7 +12,9 @@ import { renderMetrics } from './metrics.js';
 
 /** The HTTP side of Sluice: the admin pages, the upload API, health and metrics. Routes only translate. */
 export function createApp(sluice: SluiceContext, limits: UploadLimits, background: BackgroundWork): Koa {
-  const app = new Koa({ proxy: sluice.config.trustProxy });
+  // Behind a proxy the client's address is the last one it added to X-Forwarded-For: whatever
+  // stands before it came from the client, and would let one client pass for many.
+  const app = new Koa({ proxy: sluice.config.trustProxy, maxIpsCount: 1 });
   const router = new Router();
   router.get('/', (ctx) => ctx.redirect('/admin'));
   router.get('/healthz', async (ctx) => {

@@ -23,6 +23,8 @@ export async function startSourceApi() {
     accessTokens: new Set<string>(),
     issued: 0,
     tokenRequests: [] as Record<string, string>[],
+    /** Where the `/elsewhere/…` endpoints point: a URL on another origin. */
+    elsewhere: '',
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -81,6 +83,19 @@ export async function startSourceApi() {
         res.writeHead(200, { 'content-type': 'text/csv' });
         return res.end(['id,email,first,last', ...slice(page(url)).map((u) => `${u.id},${u.email},${u.first},${u.last}`)].join('\r\n') + '\r\n');
       }
+      case '/elsewhere/next':
+        return json(res, 200, { items: slice(1), next: state.elsewhere });
+      case '/elsewhere/link':
+        return json(res, 200, slice(1), { link: `<${state.elsewhere}>; rel="next"` });
+      case '/elsewhere/redirect':
+        res.writeHead(302, { location: state.elsewhere });
+        return res.end();
+      case '/redirect/bearer':
+        res.writeHead(307, { location: `${base}/bearer/users` });
+        return res.end();
+      case '/echo-error':
+        // Some APIs quote the request, query string and all, in their error answers.
+        return json(res, 400, { error: `invalid request ${base}${req.url}` });
       case '/broken':
         res.writeHead(500, { 'content-type': 'text/plain' });
         return res.end(`Internal Server Error\n\n  the database is down (ref ${'x'.repeat(300)})`);
