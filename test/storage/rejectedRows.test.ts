@@ -73,6 +73,21 @@ describe.each(testDatabases)('rejected records on $name', (database) => {
     expect((await drop({ 'control.json': ndjsonControl(), 'users.ndjson': allThere.join('\n') + '\n' })).state).toBe('applied');
   });
 
+  it('a row that fails its checks keeps its user; one whose key is empty holds a run that would suspend someone', async () => {
+    await drop({ 'control.json': control(), 'users.csv': csv(ids().map(line)) });
+    const lines = ids().map(line);
+    lines[4] = 'u4,not-an-email,Given4,Family';
+    lines[6] = ',u6@corp.example,Given6,Family';
+    const held = await drop({ 'control.json': control(), 'users.csv': csv(lines.filter((_, i) => i !== 8)) });
+    expect(held.state).toBe('held');
+    expect(held.holdReasons.map((r) => r.rule)).toEqual(['unreadableKeys']);
+    // u4 is present though rejected; u6 (its row names nobody) and u8 would go, but that is not proven.
+    expect(held.holdReasons[0]!.message).toMatch(/^1 rejected users record\(s\) have no readable key, so it cannot be proven that the 2 user\(s\)/);
+    const suspended = await db()('run_changes').where({ run_id: held.id, op: 'suspend' }).orderBy('entity_key').pluck('entity_key');
+    expect(suspended).toEqual(['u6', 'u8']);
+    for (const id of ['u4', 'u6', 'u8']) expect(await directoryUser(env.ctx, id)).toMatchObject({ state: 'active' });
+  });
+
   it('keeps JSON numbers used as keys as written', async () => {
     const records = ['{"id": 12345678901234567891, "email": "a@corp.example", "first": "A", "last": "B"}', '{"id": 1e400, "email": "b@corp.example", "first": "C", "last": 1.50}'];
     const run = await drop({ 'control.json': ndjsonControl(), 'users.ndjson': records.join('\n') });
