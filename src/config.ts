@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { ReadLimits } from './core/readers/types.js';
 import { configInvalid } from './errors.js';
 
 export interface Config {
@@ -35,6 +36,8 @@ export interface Config {
   runJobs: boolean;
   /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
   trustProxy: boolean;
+  /** Largest field and record a data file may have (SLUICE_MAX_FIELD_KB, SLUICE_MAX_RECORD_KB). */
+  readLimits: ReadLimits;
 }
 
 /**
@@ -90,6 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const digestAt = /^(\d{1,2}):(\d{2})$/.exec(env.SLUICE_DIGEST_AT || '08:00');
   if (!digestAt || Number(digestAt[1]) > 23 || Number(digestAt[2]) > 59) problems.push(`SLUICE_DIGEST_AT must be a time of day like 08:00 (UTC) (got "${env.SLUICE_DIGEST_AT}")`);
   const digestHeldHours = number('SLUICE_DIGEST_HELD_HOURS', 24);
+  const maxFieldKb = number('SLUICE_MAX_FIELD_KB', 64, 1);
+  const maxRecordKb = number('SLUICE_MAX_RECORD_KB', 1024, 1);
+  if (maxRecordKb < maxFieldKb) problems.push(`SLUICE_MAX_RECORD_KB (${maxRecordKb}) must be at least SLUICE_MAX_FIELD_KB (${maxFieldKb})`);
   let secretKey: Buffer | null = null;
   if (env.SLUICE_SECRET_KEY) {
     const text = env.SLUICE_SECRET_KEY.trim();
@@ -125,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey,
     runJobs: !/^(0|false|no|off)$/i.test(env.SLUICE_JOBS ?? ''),
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
+    readLimits: { maxFieldChars: Math.floor(maxFieldKb * 1024), maxRecordChars: Math.floor(maxRecordKb * 1024) },
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };
 }

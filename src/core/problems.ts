@@ -33,6 +33,7 @@ export type ProblemCode =
   | 'json_malformed'
   | 'too_many_errors'
   | 'field_count'
+  | 'field_too_long'
   | 'required_missing'
   | 'email_invalid'
   | 'url_invalid'

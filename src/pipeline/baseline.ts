@@ -93,10 +93,10 @@ export class BaselineMatcher {
     return 'stage';
   }
 
-  /** After the last users file: stages the unskipped records and writes the absent users. */
-  async finish(db: Knex, dialect: Dialect, runId: number, usersFiles: string[]): Promise<void> {
+  /** After the last users file: stages the unskipped records and writes the absent users (returns how many). */
+  async finish(db: Knex, dialect: Dialect, runId: number, usersFiles: string[]): Promise<number> {
     await this.stageUnskipped(db, runId, usersFiles);
-    await this.writeAbsent(db, dialect, runId);
+    return this.writeAbsent(db, dialect, runId);
   }
 
   /**
@@ -115,8 +115,9 @@ export class BaselineMatcher {
   }
 
   /** Writes the feed's active users that no record named to `staging_absent`. */
-  private async writeAbsent(db: Knex, dialect: Dialect, runId: number): Promise<void> {
-    if (this.seenActive === this.activeUsers) return;
+  private async writeAbsent(db: Knex, dialect: Dialect, runId: number): Promise<number> {
+    if (this.seenActive === this.activeUsers) return 0;
+    let absent = 0;
     const writer = await dialect.openBulkWriter(db, 'staging_absent', ['run_id', 'user_id']);
     try {
       for (let after = 0; ; ) {
@@ -128,7 +129,10 @@ export class BaselineMatcher {
           .pluck('id')) as number[];
         for (const raw of ids) {
           const i = Number(raw) - this.lowestId;
-          if (i < 0 || i >= this.lines.length || this.lines[i] === 0) await writer.write([runId, Number(raw)]);
+          if (i < 0 || i >= this.lines.length || this.lines[i] === 0) {
+            await writer.write([runId, Number(raw)]);
+            absent++;
+          }
         }
         if (ids.length < 20_000) break;
         after = Number(ids[ids.length - 1]);
@@ -136,5 +140,6 @@ export class BaselineMatcher {
     } finally {
       await writer.close();
     }
+    return absent;
   }
 }

@@ -32,7 +32,7 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   const control = checked.control;
   if (control.mode === 'full') await supersedeOlder(ctx, run);
   await updateRunFields(db, run.id, { mode: control.mode, mapping_hash: mappingFingerprint(control) });
-  const outcome = await judge(ctx, run.id, feed, control);
+  const outcome = await judge(ctx, run.id, feed, control, 'validating', checked);
   timer.lap('change set');
   if (outcome === 'apply') {
     await applyRun(ctx, run.id, { from: 'validating' });
@@ -49,6 +49,10 @@ export interface ValidationOutcome {
   errorRows: number;
   /** Why the set fails as a whole, if it does. */
   failure?: string;
+  /** What reading showed about who is present, for the hold rules. */
+  unreadableKeys: number;
+  emptyUsersFiles: string[];
+  absentUsers: number;
 }
 
 /**
@@ -71,7 +75,8 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
   }
   const errorCount = await countRows(db('run_errors').where({ run_id: run.id }));
   await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount, unchanged_rows: staged.unchangedRows });
-  return { control: staged.control, rowCount: staged.rowCount, errorRows, failure };
+  const { unreadableKeys, emptyUsersFiles, absentUsers } = staged;
+  return { control: staged.control, rowCount: staged.rowCount, errorRows, failure, unreadableKeys, emptyUsersFiles, absentUsers };
 }
 
 async function fail(ctx: Context, runId: number, from: 'validating' | 'applying', message = 'the upload set is invalid; nothing was written'): Promise<Run> {
@@ -81,7 +86,7 @@ async function fail(ctx: Context, runId: number, from: 'validating' | 'applying'
 }
 
 /** Computes the change set against the current baseline and applies the hold rules. */
-async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFile, from: 'validating' | 'applying' = 'validating') {
+async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFile, from: 'validating' | 'applying', checked: ValidationOutcome) {
   const db = ctx.database.knex;
   const run = await getRun(db, runId);
   const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
@@ -94,6 +99,13 @@ async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFi
     baseline: summary.baseline,
     feedHasAppliedRun: !!lastApplied,
     mappingChanged: !!lastApplied && lastApplied.mapping_hash !== run.mappingHash,
+    mode: control.mode,
+    reading: {
+      unreadableKeys: checked.unreadableKeys,
+      emptyUsersFiles: checked.emptyUsersFiles,
+      absentUsers: settings.onMissing === 'keep' ? 0 : checked.absentUsers,
+      emptyOnPurpose: control.emptyOnPurpose === true,
+    },
   });
   await updateRunFields(db, runId, {
     counts: JSON.stringify(summary.counts),
@@ -140,7 +152,7 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
       const current = await getFeed(db, feed.id);
       const checked = await validateRun(ctx, await getRun(db, runId), current);
       if (checked.failure || !checked.control) return fail(ctx, runId, 'applying', checked.failure);
-      const outcome = await judge(ctx, runId, current, control, 'applying');
+      const outcome = await judge(ctx, runId, current, control, 'applying', checked);
       if (outcome === 'held') return getRun(db, runId);
       if (options.from === 'held') {
         await transition(db, runId, ['applying'], 'held', { message: 'the recomputed change set must be reviewed again before it is applied' });

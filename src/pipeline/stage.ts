@@ -21,6 +21,12 @@ export interface StageResult {
   errorRows: number;
   /** Records skipped because the directory already holds them exactly so. */
   unchangedRows: number;
+  /** Rejected users records whose key could not be read: who is missing cannot be proven. */
+  unreadableKeys: number;
+  /** Users files of a `full` set that hold no record at all. */
+  emptyUsersFiles: string[];
+  /** Active users no record named (`staging_absent`). */
+  absentUsers: number;
 }
 
 const MAX_CONTROL_BYTES = 1024 * 1024;
@@ -82,7 +88,9 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     fingerprintSalt: hasMembershipFiles ? null : mappingFingerprint(control),
     skipUnchanged: !!matcher && !hasMembershipFiles && !(feed.settings.forceUpdate || run.forceUpdate) && usersFiles.length < 256,
     usersFiles,
+    unreadableKeys: 0,
   };
+  const emptyUsersFiles: string[] = [];
 
   const writers: Writers = {
     users: await dialect.openBulkWriter(db, 'staging_users', stagedUserColumns),
@@ -93,10 +101,11 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   try {
     for (const file of work) {
       try {
-        const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
+        const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name, ctx.config.readLimits);
         const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
         if (read === null) continue;
         rowCount += read;
+        if (read === 0 && file.spec.type === 'users' && control.mode === 'full') emptyUsersFiles.push(file.name);
         if (file.spec.rows !== undefined && file.spec.rows !== read) {
           await problems.add(setProblem('file_row_count', `has ${read} records; the control file says ${file.spec.rows}`, { file: file.name }));
         }
@@ -111,8 +120,8 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     const failed = closed.find((c) => c.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
-  await matcher?.finish(db, dialect, run.id, usersFiles);
-  return { ...(await problems.result()), control, rowCount, unchangedRows: matcher?.skipped ?? 0 };
+  const absentUsers = (await matcher?.finish(db, dialect, run.id, usersFiles)) ?? 0;
+  return { ...(await problems.result()), control, rowCount, unchangedRows: matcher?.skipped ?? 0, unreadableKeys: users.unreadableKeys, emptyUsersFiles, absentUsers };
 }
 
 interface UsersOptions {
@@ -120,6 +129,8 @@ interface UsersOptions {
   fingerprintSalt: string | null;
   skipUnchanged: boolean;
   usersFiles: string[];
+  /** Counted while the users files are staged. */
+  unreadableKeys: number;
 }
 
 export type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;
@@ -150,7 +161,7 @@ async function stageFile(
   const keyKind = control.users?.key ?? 'username';
 
   if (spec.type === 'users') {
-    await stageUsersRows(reader.rows, {
+    users.unreadableKeys += await stageUsersRows(reader.rows, {
       db,
       runId: run.id,
       section: section as NonNullable<ControlFile['users']>,
@@ -162,7 +173,8 @@ async function stageFile(
       ...users,
     });
   } else for await (const row of reader.rows) {
-    if (spec.type === 'groups') {
+    if (row.rejected) await problems.addRow([row.rejected]);
+    else if (spec.type === 'groups') {
       const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
       if (!record) await problems.addRow(rowProblems);
       else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
@@ -172,7 +184,6 @@ async function stageFile(
       else await writers.memberships.write([run.id, record.userKey, record.groupCode, file, row.line]);
     }
   }
-  for (const p of reader.problems) await problems.addRow([p]);
   if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file)) await problems.add(p);
   return reader.count();
 }
@@ -211,6 +222,6 @@ export class ProblemSink {
 
   async result(): Promise<StageResult> {
     await this.flush();
-    return { setProblems: this.setProblems, rowCount: 0, errorRows: this.errorRows, unchangedRows: 0 };
+    return { setProblems: this.setProblems, rowCount: 0, errorRows: this.errorRows, unchangedRows: 0, unreadableKeys: 0, emptyUsersFiles: [], absentUsers: 0 };
   }
 }

@@ -29,16 +29,20 @@ export interface UsersFileStaging {
 /**
  * Stages a users file. Records are met against the directory a batch at a time: a record
  * exactly as the directory holds it is only counted; the rest are mapped, checked and staged.
+ * A rejected record still names its user, who is then present (staged as an 'error' row).
+ * Returns the number of rejected records whose key could not be read at all.
  */
-export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: UsersFileStaging): Promise<void> {
+export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: UsersFileStaging): Promise<number> {
   let batch: SourceRow[] = [];
   let inFlight: Promise<void> | null = null;
+  const counter = { unreadable: 0 };
   const submit = async (group: SourceRow[]) => {
     const keys = work.matcher ? group.map((row) => recordKey(work.section, row)) : [];
-    const found = work.matcher ? work.matcher.lookup(work.db, keys) : Promise.resolve(null);
+    const others = work.matcher ? group.flatMap((row) => otherKeys(work.section, row)) : [];
+    const found = work.matcher ? work.matcher.lookup(work.db, others.length ? [...keys, ...others] : keys) : Promise.resolve(null);
     found.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     if (inFlight) await inFlight;
-    inFlight = found.then((entries) => stageBatch(group, keys, entries, work));
+    inFlight = found.then((entries) => stageBatch(group, keys, entries, work, counter));
   };
   try {
     for await (const row of rows) {
@@ -53,12 +57,22 @@ export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: Users
     const last = inFlight as Promise<void> | null;
     if (last) await last;
   }
+  return counter.unreadable;
 }
 
-async function stageBatch(group: SourceRow[], keys: string[], entries: Map<string, DirectoryEntry> | null, work: UsersFileStaging) {
+/** The keys of a rejected record's other readings (see `SourceRow.readings`). */
+function otherKeys(section: UsersFileStaging['section'], row: SourceRow): string[] {
+  return row.readings?.map((values) => recordKey(section, { line: row.line, values })) ?? [];
+}
+
+async function stageBatch(group: SourceRow[], keys: string[], entries: Map<string, DirectoryEntry> | null, work: UsersFileStaging, counter: { unreadable: number }) {
   const { runId, section, file, writers } = work;
   for (let i = 0; i < group.length; i++) {
     const row = group[i]!;
+    if (row.rejected) {
+      await stageRejected(row, keys[i] ?? recordKey(section, row), entries, work, counter);
+      continue;
+    }
     const fingerprint = work.fingerprintSalt === null ? null : rowFingerprint(work.fingerprintSalt, row);
     const entry = entries?.get(keys[i]!);
     if (entry && work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, work.skipUnchanged) === 'skip') continue;
@@ -67,7 +81,8 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
     if (!record) {
       await work.problems.addRow(rowProblems);
       const key = rowProblems[0]?.key;
-      if (key) await writers.users.write([runId, key.slice(0, 320), file, row.line, 'error', '', null, ...profileColumns.map(() => null), null, null]);
+      if (key) await writeError(work, key, row.line);
+      else counter.unreadable++;
       continue;
     }
     await writers.users.write([
@@ -87,5 +102,23 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
     }
   }
 }
+
+/**
+ * A record the reader could not read whole: reported, and every key it may carry counts as
+ * present, so rejecting it never makes its user "missing".
+ */
+async function stageRejected(row: SourceRow, key: string, entries: Map<string, DirectoryEntry> | null, work: UsersFileStaging, counter: { unreadable: number }) {
+  const candidates = [key, ...otherKeys(work.section, row)].filter((k) => k !== '');
+  for (const candidate of new Set(candidates)) {
+    const entry = entries?.get(candidate);
+    if (entry) work.matcher!.classify(entry, null, row.line, work.fileIndex, false);
+  }
+  await work.problems.addRow([{ ...row.rejected!, key: key || undefined }]);
+  if (key) await writeError(work, key, row.line);
+  if (candidates.length === 0) counter.unreadable++;
+}
+
+const writeError = (work: UsersFileStaging, key: string, line: number) =>
+  work.writers.users.write([work.runId, key.slice(0, 320), work.file, line, 'error', '', null, ...profileColumns.map(() => null), null, null]);
 
 export const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];

@@ -23,7 +23,8 @@ export interface FolderValidation {
  */
 export async function validateFolder(folder: string, options: { feed?: string } = {}): Promise<FolderValidation> {
   const scratch = await mkdtemp(join(tmpdir(), 'sluice-validate-'));
-  const ctx = await openContext(loadConfig({ DATABASE_URL: `sqlite:${join(scratch, 'validate.sqlite')}`, SLUICE_DATA_DIR: scratch }));
+  const { SLUICE_MAX_FIELD_KB, SLUICE_MAX_RECORD_KB } = process.env; // the same size limits as the service
+  const ctx = await openContext(loadConfig({ DATABASE_URL: `sqlite:${join(scratch, 'validate.sqlite')}`, SLUICE_DATA_DIR: scratch, SLUICE_MAX_FIELD_KB, SLUICE_MAX_RECORD_KB }));
   try {
     const slug = options.feed ?? (await declaredFeed(folder)) ?? 'validate';
     const feed = await addFeed(ctx.database.knex, slug);

@@ -43,6 +43,34 @@ describe('hold rules', () => {
     expect(rules({ baseline: { users: 100, memberships: 0 }, counts: counts({ suspended: 11 }) })).toEqual(['maxUserRemovalPercent']);
   });
 
+  it('holds a full run that would remove more than half of a small feed, whatever the size and the settings', () => {
+    const loose = { ...defaultFeedSettings, maxUserRemovals: 1000, maxUserRemovalPercent: 100 };
+    expect(rules({ mode: 'full', settings: loose, baseline: { users: 90, memberships: 0 }, counts: counts({ suspended: 45 }) })).toEqual([]);
+    expect(rules({ mode: 'full', settings: loose, baseline: { users: 90, memberships: 0 }, counts: counts({ suspended: 44, deleted: 2 }) })).toEqual(['mostUsersRemoved']);
+    expect(rules({ mode: 'full', settings: loose, baseline: { users: 3, memberships: 0 }, counts: counts({ suspended: 2 }) })).toEqual(['mostUsersRemoved']);
+    expect(rules({ mode: 'delta', settings: loose, baseline: { users: 3, memberships: 0 }, counts: counts({ deleted: 2 }) })).toEqual([]);
+  });
+
+  it('holds a full run with an unreadable key only when it would remove someone, and an empty users file unless it is on purpose', () => {
+    const reading = { unreadableKeys: 2, emptyUsersFiles: [], absentUsers: 3, emptyOnPurpose: false };
+    const reasons = holdReasons(context({ mode: 'full', counts: counts({ suspended: 3 }), reading }));
+    expect(reasons).toEqual([
+      {
+        rule: 'unreadableKeys',
+        message:
+          '2 rejected users record(s) have no readable key, so it cannot be proven that the 3 user(s) the files do not name are missing; fix those records, or approve to suspend or delete them anyway',
+        value: 2,
+        limit: 0,
+      },
+    ]);
+    expect(rules({ mode: 'full', reading: { ...reading, absentUsers: 0 } })).toEqual([]);
+    const empty = { unreadableKeys: 0, emptyUsersFiles: ['users.csv'], absentUsers: 0, emptyOnPurpose: false };
+    expect(holdReasons(context({ mode: 'full', reading: empty })).map((r) => r.message)).toEqual([
+      '"users.csv" has no records, so this full run says the source has no users; if that is on purpose, the control file must say "emptyOnPurpose": true',
+    ]);
+    expect(rules({ mode: 'full', reading: { ...empty, emptyOnPurpose: true } })).toEqual([]);
+  });
+
   it('fails on error rows above either limit', () => {
     expect(tooManyErrors(defaultFeedSettings, 5, 100)).toBeNull();
     expect(tooManyErrors(defaultFeedSettings, 6, 100)).toMatch(/6 of 100 rows \(6 %\)/);

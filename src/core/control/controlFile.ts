@@ -47,6 +47,7 @@ interface RawControl {
   version: 1;
   feed?: string;
   mode?: 'full' | 'delta';
+  emptyOnPurpose?: boolean;
   files: Record<string, Partial<FileSpec> & { type: FileSpec['type'] }>;
   users?: { key: UsersSection['key']; fields: Record<string, RawMapping>; delete?: UsersSection['delete']; groupRules?: UsersSection['groupRules'] };
   groups?: { fields: { code: RawMapping; name?: RawMapping } };
@@ -73,6 +74,7 @@ function normalise(raw: RawControl): ControlFile {
     version: 1,
     feed: raw.feed,
     mode: raw.mode ?? 'full',
+    emptyOnPurpose: raw.emptyOnPurpose,
     files,
     users: raw.users && {
       key: raw.users.key,

@@ -37,6 +37,8 @@ export interface ControlFile {
   version: 1;
   feed?: string;
   mode: 'full' | 'delta';
+  /** A `full` set whose users files are empty because the source has no users now, not by accident. */
+  emptyOnPurpose?: boolean;
   files: Record<string, FileSpec>;
   users?: UsersSection;
   groups?: { fields: { code: FieldMapping; name?: FieldMapping } };

@@ -1,40 +1,14 @@
-import { lineAndColumn, setProblem } from '../problems.js';
-import { ReadError, type RecordReader, type SourceRow, type SourceValue } from './types.js';
+import { setProblem } from '../problems.js';
+import { parseAt, quoteNumbers, recordTooLong, salvage, syntaxProblem, toRow } from './jsonText.js';
+import { ReadError, type ReadLimits, type RecordReader, type SourceRow } from './types.js';
 
-function toValues(record: unknown, file: string, line: number): Record<string, SourceValue> {
-  if (!record || typeof record !== 'object' || Array.isArray(record)) {
-    throw new ReadError(setProblem('json_malformed', 'each record must be a JSON object', { file, line, column: 1 }));
-  }
-  const values: Record<string, SourceValue> = {};
-  for (const [key, value] of Object.entries(record as Record<string, unknown>)) {
-    if (value === null || value === undefined) values[key] = '';
-    else if (Array.isArray(value)) values[key] = value.map((v) => (v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)));
-    else if (typeof value === 'object') values[key] = JSON.stringify(value);
-    else values[key] = String(value);
-  }
-  return values;
-}
+const isSpace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 
-function parseAt(text: string, file: string, line: number, column: number): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    const message = (error as Error).message;
-    const lc = /line (\d+) column (\d+)/.exec(message);
-    const pos = /position (\d+)/.exec(message);
-    const where = lc ? { line: Number(lc[1]), column: Number(lc[2]) } : lineAndColumn(text, pos ? Number(pos[1]) : text.length);
-    throw new ReadError(
-      setProblem('json_malformed', `malformed JSON: ${message.replace(/ in JSON at position.*$/, '').replace(/ \(line \d+ column \d+\)$/, '')}`, {
-        file,
-        line: line + where.line - 1,
-        column: where.line === 1 ? column + where.column - 1 : where.column,
-      }),
-    );
-  }
-}
-
-/** A JSON array of objects, read element by element so the file is never held whole. */
-export function readJsonArray(text: AsyncIterable<string>, file: string): RecordReader {
+/**
+ * A JSON array of objects, read element by element so the file is never held whole. An element
+ * that is not an object is handed on rejected; a syntax error stops the file.
+ */
+export function readJsonArray(text: AsyncIterable<string>, file: string, limits: ReadLimits): RecordReader {
   let count = 0;
   const seen = new Set<string>();
   async function* rows(): AsyncGenerator<SourceRow> {
@@ -42,6 +16,7 @@ export function readJsonArray(text: AsyncIterable<string>, file: string): Record
     let column = 0;
     let state: 'start' | 'between' | 'value' | 'end' = 'start';
     let depth = 0;
+    let bare = false; // a number, true, false or null element
     let inString = false;
     let escaped = false;
     let buffer = '';
@@ -49,6 +24,13 @@ export function readJsonArray(text: AsyncIterable<string>, file: string): Record
     let startColumn = 0;
     const fail = (message: string): never => {
       throw new ReadError(setProblem('json_malformed', message, { file, line, column }));
+    };
+    const element = (textOf: string): SourceRow => {
+      if (textOf.length > limits.maxRecordChars) throw recordTooLong(file, startLine, limits);
+      const row = toRow(parseAt(textOf, file, startLine, startColumn), file, startLine, limits);
+      for (const key of Object.keys(row.values)) seen.add(key);
+      count++;
+      return row;
     };
     for await (const chunk of text) {
       let valueFrom = state === 'value' ? 0 : -1;
@@ -62,7 +44,25 @@ export function readJsonArray(text: AsyncIterable<string>, file: string): Record
           if (inString) {
             if (escaped) escaped = false;
             else if (ch === '\\') escaped = true;
-            else if (ch === '"') inString = false;
+            else if (ch === '"') {
+              inString = false;
+              if (depth === 0) {
+                yield element(buffer + chunk.slice(valueFrom, i + 1));
+                buffer = '';
+                state = 'between';
+                valueFrom = -1;
+              }
+            }
+            continue;
+          }
+          if (bare) {
+            if (ch !== ',' && ch !== ']' && !isSpace(ch)) continue;
+            yield element(buffer + chunk.slice(valueFrom, i));
+            buffer = '';
+            state = 'between';
+            valueFrom = -1;
+            bare = false;
+            if (ch === ']') state = 'end';
             continue;
           }
           if (ch === '"') inString = true;
@@ -70,19 +70,15 @@ export function readJsonArray(text: AsyncIterable<string>, file: string): Record
           else if (ch === '}' || ch === ']') {
             depth--;
             if (depth === 0) {
-              buffer += chunk.slice(valueFrom, i + 1);
-              const values = toValues(parseAt(buffer, file, startLine, startColumn), file, startLine);
-              for (const key of Object.keys(values)) seen.add(key);
-              count++;
-              yield { line: startLine, values };
+              yield element(buffer + chunk.slice(valueFrom, i + 1));
               buffer = '';
               state = 'between';
               valueFrom = -1;
             } else if (depth < 0) fail('unexpected "]"');
-          } else if (depth === 0 && (ch === ',' || ch === ']')) fail('each record must be a JSON object');
+          }
           continue;
         }
-        if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n' || (ch === '\uFEFF' && state === 'start')) continue;
+        if (isSpace(ch) || (ch === '\uFEFF' && state === 'start')) continue;
         if (state === 'start') {
           if (ch !== '[') fail('a "json" file must be an array of objects: [ {…}, {…} ]; use format "ndjson" for one object a line');
           state = 'between';
@@ -92,47 +88,78 @@ export function readJsonArray(text: AsyncIterable<string>, file: string): Record
             state = 'end';
             continue;
           }
-          if (ch !== '{') fail(`each record must be a JSON object (found "${ch}")`);
           state = 'value';
-          depth = 1;
+          depth = ch === '{' || ch === '[' ? 1 : 0;
+          inString = ch === '"';
+          bare = depth === 0 && !inString;
           startLine = line;
           startColumn = column;
           valueFrom = i;
         } else fail('unexpected text after the closing "]"');
       }
-      if (state === 'value' && valueFrom !== -1) buffer += chunk.slice(valueFrom);
+      if (state === 'value' && valueFrom !== -1) {
+        buffer += chunk.slice(valueFrom);
+        if (buffer.length > limits.maxRecordChars) throw recordTooLong(file, startLine, limits);
+      }
+    }
+    if (state === 'value' && bare) {
+      yield element(buffer);
+      state = 'between';
     }
     if ((state as string) !== 'end') fail(state === 'start' ? 'the file is empty' : 'the array is never closed (a "]" or "}" is missing)');
   }
-  return { columns: null, rows: rows(), problems: [], count: () => count, seenKeys: () => seen };
+  return { columns: null, rows: rows(), count: () => count, seenKeys: () => seen };
 }
 
-/** One JSON object a line; blank lines are skipped. */
-export function readNdjson(text: AsyncIterable<string>, file: string): RecordReader {
+/**
+ * One JSON object a line; blank lines are skipped. A line that is not a JSON object is handed on
+ * rejected, with the `"name": value` pairs that could be read from it.
+ */
+export function readNdjson(text: AsyncIterable<string>, file: string, limits: ReadLimits): RecordReader {
   let count = 0;
   const seen = new Set<string>();
   async function* rows(): AsyncGenerator<SourceRow> {
     let line = 0;
     let pending = '';
-    const handle = function* (raw: string) {
+    const handle = (raw: string): SourceRow | null => {
       line++;
       const trimmed = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (!trimmed.trim()) return;
-      const values = toValues(parseAt(trimmed, file, line, 1), file, line);
-      for (const key of Object.keys(values)) seen.add(key);
+      if (!trimmed.trim()) return null;
+      if (trimmed.length > limits.maxRecordChars) throw recordTooLong(file, line, limits);
       count++;
-      yield { line, values };
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(quoteNumbers(trimmed));
+      } catch {
+        let problem;
+        try {
+          JSON.parse(trimmed);
+          problem = syntaxProblem(new Error('not readable'), trimmed, file, line, 1);
+        } catch (error) {
+          problem = syntaxProblem(error as Error, trimmed, file, line, 1);
+        }
+        return { line, values: salvage(trimmed), rejected: { ...problem, level: 'row' } };
+      }
+      const row = toRow(parsed, file, line, limits);
+      for (const key of Object.keys(row.values)) seen.add(key);
+      return row;
     };
     for await (const chunk of text) {
+      const scanned = pending.length; // a long line is searched for its end once, not on every chunk
       pending += chunk;
       let from = 0;
-      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n', from)) {
-        yield* handle(pending.slice(from, nl));
+      for (let nl = pending.indexOf('\n', scanned); nl !== -1; nl = pending.indexOf('\n', from)) {
+        const row = handle(pending.slice(from, nl));
+        if (row) yield row;
         from = nl + 1;
       }
       pending = pending.slice(from);
+      if (pending.length > limits.maxRecordChars) throw recordTooLong(file, line + 1, limits);
     }
-    if (pending) yield* handle(pending);
+    if (pending) {
+      const row = handle(pending);
+      if (row) yield row;
+    }
   }
-  return { columns: null, rows: rows(), problems: [], count: () => count, seenKeys: () => seen };
+  return { columns: null, rows: rows(), count: () => count, seenKeys: () => seen };
 }
