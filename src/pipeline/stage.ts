@@ -12,6 +12,7 @@ import type { Feed } from '../feeds/feeds.service.js';
 import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
+import { checkRunOwned } from './runLease.js';
 import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
 
 export interface StageResult {
@@ -92,6 +93,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   let rowCount = 0;
   try {
     for (const file of work) {
+      await checkRunOwned();
       try {
         const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
         const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
