@@ -1,6 +1,7 @@
 import type { PresentedRun } from '../runs/runs.presenter.js';
 
-export const EXIT = { done: 0, failed: 1, usage: 2, held: 3 } as const;
+/** Exit codes (README): 4 is `upload` giving up on a set that stays incomplete. */
+export const EXIT = { done: 0, failed: 1, usage: 2, held: 3, incomplete: 4 } as const;
 
 /** A run that ended without being applied — failed, cancelled, superseded — exits 1 (README). */
 export function exitCodeForRun(run: Pick<PresentedRun, 'state'>): number {
