@@ -50,7 +50,7 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const feed = await getFeed(db, source.feedId);
   // Checked before the new run exists, so a refusal leaves no stray `receiving` run behind.
   const files = await runFiles(db, source.id);
-  const purged = files.filter((f) => f.purged).map((f) => f.name);
+  const purged = files.filter((f) => f.purged).map((f) => f.name).sort();
   if (purged.length) {
     throw invalidState(`run ${source.id}'s files were removed by retention (${purged.join(', ')}); it cannot be re-applied — upload the set again instead`, { reason: 'files_purged' });
   }
