@@ -94,8 +94,9 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   try {
     for (const file of work) {
       await checkRunOwned();
+      const stream = ctx.archive.read(file.storageKey);
       try {
-        const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name);
+        const reader = await openRecords(stream, file.spec, file.name);
         const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
         if (read === null) continue;
         rowCount += read;
@@ -105,6 +106,8 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       } catch (error) {
         if (!(error instanceof ReadError)) throw error;
         await problems.add(error.problem);
+      } finally {
+        stream.destroy(); // a worker that stops mid-file reads no further
       }
     }
   } finally {

@@ -19,12 +19,14 @@ import { until } from '../helpers/wait.js';
 
 const USERS = 200_000;
 /**
- * Records a users batch holds (stageUsers.ts). Lines are counted as they leave the archive, so
- * the file streams' read-ahead (the batch in flight, the one being parsed, ~128 KB of buffers)
- * comes on top; the rest of the file is never read.
+ * Lines are counted as they leave the archive, well ahead of the records the worker has taken:
+ * the archive reads 256 KB (~4 700 lines) at a time, the reader queues 2 000 rows, a batch is
+ * staged while the next is parsed, and on SQLite the worker's last write waits for the cancel's
+ * own clean-up. The worker sees the cancel at its next batch (debug runs: 10–50 ms after it);
+ * what the streams had pulled by then stays under this (measured 0–33 000), while without the
+ * check the worker reads the whole file.
  */
-const BATCH = 2000;
-const READ_AHEAD = 8000;
+const READ_AFTER_CANCEL = 50_000;
 
 describe.each(testDatabases)('unsafe cancel of a run whose worker is alive, on $name', (database) => {
   let env: TestEnv;
@@ -78,7 +80,7 @@ describe.each(testDatabases)('unsafe cancel of a run whose worker is alive, on $
     const readAfterCancel = linesRead - readAtCancel;
 
     expect(finished!.state).toBe('cancelled');
-    expect(readAfterCancel).toBeLessThanOrEqual(BATCH + READ_AHEAD);
+    expect(readAfterCancel).toBeLessThanOrEqual(READ_AFTER_CANCEL);
     expect(linesRead).toBeLessThan(USERS);
     // Nothing more on the run: no "processed" event, no counts, no staging, no change set.
     const events = await runEvents(db, run.id);
