@@ -1,10 +1,12 @@
 import type { PresentedRun } from '../runs/runs.presenter.js';
 
-export const EXIT = { done: 0, failed: 1, usage: 2, held: 3 } as const;
+/** Exit codes (README): 4 is `upload` giving up on a set that stays incomplete. */
+export const EXIT = { done: 0, failed: 1, usage: 2, held: 3, incomplete: 4 } as const;
 
+/** A run that ended without being applied — failed, cancelled, superseded — exits 1 (README). */
 export function exitCodeForRun(run: Pick<PresentedRun, 'state'>): number {
   if (run.state === 'held') return EXIT.held;
-  if (run.state === 'failed') return EXIT.failed;
+  if (run.state === 'failed' || run.state === 'cancelled' || run.state === 'superseded') return EXIT.failed;
   return EXIT.done;
 }
 
@@ -20,6 +22,12 @@ export function printRun(run: PresentedRun) {
     `  groups      created ${c.groups.created}, updated ${c.groups.updated}`,
     `  memberships added ${c.memberships.added}, removed ${c.memberships.removed}`,
   ];
+  if (run.worker) {
+    const w = run.worker;
+    lines.push(
+      `  worker      ${w.owner ?? 'none'}, last heartbeat ${w.heartbeatAt ?? 'never'}; ${w.alive ? `alive (lease until ${w.leaseExpiresAt}): "run cancel --unsafe" stops it at its next batch` : 'no live worker (lease expired): it died or hangs'}`,
+    );
+  }
   if (run.holdReasons.length) lines.push(run.state === 'held' ? '  held because:' : '  was held because:', ...run.holdReasons.map((r) => `    - ${r.message}`));
   if (run.errors.count) {
     lines.push(`  ${run.errors.count} error(s)${run.errors.count > run.errors.first.length ? `, first ${run.errors.first.length}` : ''}:`);

@@ -5,6 +5,7 @@ import { fieldOfColumn, profileColumns, userJsonSql } from '../directory/userCol
 import { countRows } from '../storage/database.js';
 import type { Db } from '../storage/dialect.js';
 import type { BulkWriter } from '../storage/bulk.js';
+import { checkRunOwned } from './runLease.js';
 
 export interface ChangeSetSummary {
   counts: ChangeCounts;
@@ -25,6 +26,7 @@ export async function computeChangeSet(
 ): Promise<ChangeSetSummary> {
   const { runId: R, feedId: F, mode, settings } = input;
   const json = ctx.database.dialect.jsonValue;
+  await checkRunOwned();
   await db('run_changes').where({ run_id: R }).delete();
   const insert = (select: string, bindings: unknown[]) =>
     db.raw(`INSERT INTO run_changes (run_id, entity, op, entity_key, group_code, before_values, after_values) ${select}`, bindings as never[]);

@@ -9,9 +9,10 @@ import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, up
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
 import { countRows } from '../storage/database.js';
-import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
 import { PhaseTimer } from './phaseTimer.js';
+import { noteNewerRunFailed } from '../runs/newerRuns.js';
+import { checkRunOwned, leaseFields, RunLostError } from './runLease.js';
 import { stageRun } from './stage.js';
 import { checkStagedSet, clearStaging } from './stagingChecks.js';
 
@@ -27,9 +28,14 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
   const checked = await validateRun(ctx, run, feed);
   timer.lap('validation');
   await faultPoint('validate:after-staging');
-  if (!checked.control || checked.failure) return fail(ctx, run.id, 'validating', checked.failure);
+  if (!checked.control || checked.failure) {
+    const failed = await fail(ctx, run.id, 'validating', checked.failure);
+    if ((checked.control?.mode ?? run.mode) !== 'delta') await noteNewerRunFailed(db, failed);
+    return failed;
+  }
 
   const control = checked.control;
+  await checkRunOwned();
   if (control.mode === 'full') await supersedeOlder(ctx, run);
   await updateRunFields(db, run.id, { mode: control.mode, mapping_hash: mappingFingerprint(control) });
   const outcome = await judge(ctx, run.id, feed, control, 'validating', checked);
@@ -38,6 +44,7 @@ export async function processRun(ctx: Context, runId: number): Promise<Run> {
     await applyRun(ctx, run.id, { from: 'validating' });
     timer.lap('apply');
   }
+  await checkRunOwned();
   await addRunEvent(db, run.id, `processed ${checked.rowCount} rows in ${timer.summary()}`);
   log.info('run processed', { run: run.id, feed: feed.slug, rows: checked.rowCount, errorRows: checked.errorRows, phases: timer.phases });
   return getRun(db, run.id);
@@ -65,6 +72,7 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
   await db('run_errors').where({ run_id: run.id }).delete();
   const staged = await stageRun(ctx, run, feed);
   const membershipFiles = Object.entries(staged.control?.files ?? {}).filter(([, f]) => f.type === 'memberships').map(([name]) => name);
+  await checkRunOwned();
   const rejected = staged.setProblems ? 0 : await checkStagedSet(ctx, run.id, membershipFiles);
   const errorRows = staged.errorRows + rejected;
   let failure = staged.setProblems ? `${staged.setProblems} problem(s) with the upload set; nothing was written` : undefined;
@@ -74,12 +82,14 @@ export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<V
     failure = limitMessage;
   }
   const errorCount = await countRows(db('run_errors').where({ run_id: run.id }));
+  await checkRunOwned();
   await updateRunFields(db, run.id, { row_count: staged.rowCount, error_count: errorCount, unchanged_rows: staged.unchangedRows });
   const { unreadableKeys, emptyUsersFiles, absentUsers } = staged;
   return { control: staged.control, rowCount: staged.rowCount, errorRows, failure, unreadableKeys, emptyUsersFiles, absentUsers };
 }
 
 async function fail(ctx: Context, runId: number, from: 'validating' | 'applying', message = 'the upload set is invalid; nothing was written'): Promise<Run> {
+  await checkRunOwned();
   await clearStaging(ctx, runId);
   await transition(ctx.database.knex, runId, [from], 'failed', { message });
   return getRun(ctx.database.knex, runId);
@@ -92,6 +102,7 @@ async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFi
   const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
   const settings = { ...feed.settings, forceUpdate: feed.settings.forceUpdate || run.forceUpdate };
   const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings, unchangedRows: run.unchangedRows });
+  await checkRunOwned();
   const lastApplied = await db('runs').where({ feed_id: feed.id, state: 'applied' }).orderBy('finished_at', 'desc').orderBy('id', 'desc').first('mapping_hash');
   const reasons = holdReasons({
     settings,
@@ -132,17 +143,18 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
     const moved = await transition(db, runId, [options.from], 'applying', {
       actor: options.actor,
       message: options.from === 'held' ? 'approved; applying' : 'applying',
-      fields: { lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx) },
+      fields: leaseFields(ctx),
     });
     if (!moved) return getRun(db, runId);
   }
   for (let attempt = 0; ; attempt++) {
     run = await getRun(db, runId);
+    await checkRunOwned();
     try {
       await db.transaction(async (trx) => {
         await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts, unchangedRows: run.unchangedRows });
         const done = await transition(trx, runId, ['applying'], 'applied', { message: `applied ${describeCounts(run)}` });
-        if (!done) throw new Error(`run ${runId} left the applying state while it was being applied; rolled back`);
+        if (!done) throw new RunLostError(runId, 'it left the applying state while it was being applied; rolled back');
       });
       break;
     } catch (error) {
@@ -169,7 +181,7 @@ const describeCounts = (run: Run) => {
   return `(users +${c.users.created} ~${c.users.updated} ⏸${c.users.suspended} ↺${c.users.reactivated} ✗${c.users.deleted}; groups +${c.groups.created} ~${c.groups.updated}; memberships +${c.memberships.added} −${c.memberships.removed})`;
 };
 
-export const leaseUntil = (ctx: Context) => toDbTime(new Date(Date.now() + ctx.leaseSeconds * 1000));
+export { leaseUntil } from './runLease.js';
 
 async function supersedeOlder(ctx: Context, run: Run) {
   for (const id of await supersedeOlderRuns(ctx.database.knex, run.feedId, run.id)) await clearStaging(ctx, id);

@@ -1,15 +1,20 @@
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { setProblem } from '../core/problems.js';
-import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, type Run } from '../runs/runs.service.js';
+import { addRunEvent, getRun, recordProblems, terminalStates, transition, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
-import { applyRun, leaseUntil, processRun } from './processRun.js';
+import { applyRun, processRun } from './processRun.js';
+import { leaseFields, RunLostError, withLease } from './runLease.js';
 import { clearStaging } from './stagingChecks.js';
+
+export { withLease } from './runLease.js';
 
 /**
  * Claims the next run to process, at most one run per feed at a time. The feed row is locked
- * while choosing, so several processes on one database never claim the same run, and newer
- * full snapshots supersede what they make obsolete before anything is processed.
+ * while choosing, so several processes on one database never claim the same run. The newest
+ * queued full snapshot goes first; it supersedes older runs only once it has passed validation
+ * (processRun), so a broken upload never takes the place of a good one. When it fails, the
+ * older queued runs stay queued and the next claim takes the newest of them.
  */
 export async function claimNextRun(ctx: Context, options: { feedId?: number } = {}): Promise<number | null> {
   const db = ctx.database.knex;
@@ -17,14 +22,12 @@ export async function claimNextRun(ctx: Context, options: { feedId?: number } = 
   if (options.feedId !== undefined) feedQuery.where({ feed_id: options.feedId });
   const feedIds = ((await feedQuery) as { feed_id: number }[]).map((r) => Number(r.feed_id));
   for (const feedId of feedIds) {
-    const superseded: number[] = [];
     const claimed = await db.transaction(async (trx) => {
       await ctx.database.dialect.forUpdate(trx('feeds').where({ id: feedId }).first('id'));
       const busy = await trx('runs').where({ feed_id: feedId }).whereIn('state', ['validating', 'applying']).first('id');
       if (busy) return null;
       const queued = (await trx('runs').where({ feed_id: feedId, state: 'queued' }).orderBy('id').select('id', 'mode')) as { id: number; mode: string | null }[];
       const newestFull = [...queued].reverse().find((r) => r.mode === 'full');
-      if (newestFull) superseded.push(...(await supersedeOlderRuns(trx, feedId, newestFull.id)));
       const next = newestFull ?? queued[0];
       if (!next) return null;
       if (next.mode !== 'full') {
@@ -33,12 +36,11 @@ export async function claimNextRun(ctx: Context, options: { feedId?: number } = 
       }
       const changed = await trx('runs')
         .where({ id: next.id, state: 'queued' })
-        .update({ state: 'validating', lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx), updated_at: toDbTime() });
+        .update({ state: 'validating', ...leaseFields(ctx), updated_at: toDbTime() });
       if (changed !== 1) return null;
       await addRunEvent(trx, Number(next.id), 'validating', { state: 'validating' });
       return Number(next.id);
     });
-    for (const id of superseded) await clearStaging(ctx, id);
     if (claimed !== null) return claimed;
   }
   return null;
@@ -58,7 +60,7 @@ export async function recoverStaleRuns(ctx: Context): Promise<number[]> {
     const taken = await db('runs')
       .where({ id, state })
       .where('lease_expires_at', '<', now)
-      .update({ lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx), updated_at: now, ...(state === 'validating' && { state: 'queued' }) });
+      .update({ ...leaseFields(ctx), updated_at: now, ...(state === 'validating' && { state: 'queued' }) });
     if (taken !== 1) continue;
     log.warn('recovering a run whose worker stopped', { run: id, state });
     await addRunEvent(db, id, state === 'validating' ? 'the worker stopped while validating; queued again' : 'the worker stopped while applying; nothing was committed, applying again', {
@@ -74,25 +76,6 @@ export async function recoverStaleRuns(ctx: Context): Promise<number[]> {
     }
   }
   return resumed;
-}
-
-/** Keeps a run's lease alive while `work` runs. */
-export async function withLease<T>(ctx: Context, runId: number, work: () => Promise<T>): Promise<T> {
-  const db = ctx.database.knex;
-  const timer = setInterval(
-    () => {
-      db('runs')
-        .where({ id: runId, lease_owner: ctx.workerId })
-        .update({ lease_expires_at: leaseUntil(ctx) })
-        .catch((error: unknown) => log.warn('could not renew a run lease', { run: runId, error: String(error) }));
-    },
-    Math.max(500, (ctx.leaseSeconds * 1000) / 3),
-  );
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 /** Processing a run that keeps failing with an error stops after this many attempts. */
@@ -121,6 +104,13 @@ export async function processQueue(ctx: Context, options: { feedId?: number } = 
  */
 async function afterError(ctx: Context, runId: number, error: unknown): Promise<Run> {
   const db = ctx.database.knex;
+  if (error instanceof RunLostError) {
+    // Cancelled or taken over: the run's record is no longer this worker's to write. Its
+    // staging goes unless another worker now stages it afresh.
+    const run = await getRun(db, runId);
+    if (terminalStates.includes(run.state)) await clearStaging(ctx, runId);
+    return getRun(db, runId);
+  }
   const message = String((error as Error)?.message ?? error);
   log.error('run processing stopped with an error', { run: runId, error: String((error as Error)?.stack ?? error) });
   await db('runs').where({ id: runId }).increment('attempts', 1);

@@ -12,6 +12,7 @@ import type { Feed } from '../feeds/feeds.service.js';
 import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
+import { checkRunOwned } from './runLease.js';
 import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
 
 export interface StageResult {
@@ -100,8 +101,10 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   let rowCount = 0;
   try {
     for (const file of work) {
+      await checkRunOwned();
+      const stream = ctx.archive.read(file.storageKey);
       try {
-        const reader = await openRecords(ctx.archive.read(file.storageKey), file.spec, file.name, ctx.config.readLimits);
+        const reader = await openRecords(stream, file.spec, file.name, ctx.config.readLimits);
         const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
         if (read === null) continue;
         rowCount += read;
@@ -112,6 +115,8 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       } catch (error) {
         if (!(error instanceof ReadError)) throw error;
         await problems.add(error.problem);
+      } finally {
+        stream.destroy(); // a worker that stops mid-file reads no further
       }
     }
   } finally {

@@ -4,6 +4,7 @@ import type { SourceRow } from '../core/readers/types.js';
 import { mapUser, recordKey, rowFingerprint } from '../core/records/users.js';
 import { profileColumns } from '../directory/userColumns.js';
 import type { BaselineMatcher, DirectoryEntry } from './baseline.js';
+import { checkRunOwned } from './runLease.js';
 import type { ProblemSink, Writers } from './stage.js';
 
 /** Keys looked up in one query; a batch is looked up while the next one is parsed. */
@@ -48,6 +49,7 @@ export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: Users
     for await (const row of rows) {
       batch.push(row);
       if (batch.length >= BATCH) {
+        await checkRunOwned();
         await submit(batch);
         batch = [];
       }

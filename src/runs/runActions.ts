@@ -4,6 +4,7 @@ import { getFeed } from '../feeds/feeds.service.js';
 import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
 import { applyRun } from '../pipeline/processRun.js';
 import { processQueue, withLease } from '../pipeline/queue.js';
+import { RunLostError } from '../pipeline/runLease.js';
 import { clearStaging } from '../pipeline/stagingChecks.js';
 import { invalidState } from '../errors.js';
 import { recordAudit } from '../audit/audit.service.js';
@@ -15,7 +16,14 @@ import { getRun, requireTransition, runFiles, type Run } from './runs.service.js
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
   assertState(await getRun(ctx.database.knex, runId), ['held'], 'apply');
   await audit(ctx, actor, 'run.apply', runId);
-  return withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
+  try {
+    return await withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
+  } catch (error) {
+    // Cancelled while it was applying: nothing was committed; say what became of it.
+    if (!(error instanceof RunLostError)) throw error;
+    await clearStaging(ctx, runId);
+    return getRun(ctx.database.knex, runId);
+  }
 }
 
 export async function cancelRun(ctx: Context, runId: number, options: { actor?: string; unsafe?: boolean } = {}): Promise<Run> {
@@ -40,9 +48,13 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const source = await getRun(db, runId);
   assertState(source, ['applied', 'failed', 'cancelled', 'superseded'], 're-apply');
   const feed = await getFeed(db, source.feedId);
-  const run = await startRun(ctx, feed, 'reapply', { reapplyOf: source.id, forceUpdate: true, actor });
+  // Checked before the new run exists, so a refusal leaves no stray `receiving` run behind.
   const files = await runFiles(db, source.id);
-  if (files.some((f) => f.purged)) throw invalidState(`run ${source.id}'s files were removed by retention; it cannot be re-applied`);
+  const purged = files.filter((f) => f.purged).map((f) => f.name).sort();
+  if (purged.length) {
+    throw invalidState(`run ${source.id}'s files were removed by retention (${purged.join(', ')}); it cannot be re-applied — upload the set again instead`, { reason: 'files_purged' });
+  }
+  const run = await startRun(ctx, feed, 'reapply', { reapplyOf: source.id, forceUpdate: true, actor });
   for (const file of files.sort((a, b) => Number(a.role === 'control') - Number(b.role === 'control'))) {
     await addRunFile(ctx, run, feed, file.name, { stream: ctx.archive.read(archiveKey(feed.slug, source.id, file.name)) });
   }

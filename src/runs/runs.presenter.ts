@@ -16,6 +16,24 @@ export interface PresentedRun {
   errors: { count: number; first: { file: string | null; line: number | null; column: number | null; code: string; message: string }[] };
   createdAt: string;
   finishedAt: string | null;
+  /** For a run in progress: the process holding it and whether it is still alive. */
+  worker?: RunWorker;
+}
+
+export interface RunWorker {
+  /** The lease owner: host:pid:tag of the process. */
+  owner: string | null;
+  heartbeatAt: string | null;
+  leaseExpiresAt: string | null;
+  /** The lease is current: a live worker holds the run, and cancelling it is the unsafe kind. */
+  alive: boolean;
+}
+
+/** Who works on a run in `validating` or `applying`; undefined in any other state. */
+export function runWorker(run: Run, now = new Date()): RunWorker | undefined {
+  if (run.state !== 'validating' && run.state !== 'applying') return undefined;
+  const alive = !!run.leaseOwner && !!run.leaseExpiresAt && new Date(run.leaseExpiresAt) > now;
+  return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive };
 }
 
 export async function presentRun(db: Db, run: Run, feed: Pick<Feed, 'slug'>, firstErrors = 10): Promise<PresentedRun> {
@@ -41,5 +59,6 @@ export async function presentRun(db: Db, run: Run, feed: Pick<Feed, 'slug'>, fir
     },
     createdAt: run.createdAt,
     finishedAt: run.finishedAt,
+    ...(runWorker(run) && { worker: runWorker(run) }),
   };
 }

@@ -28,6 +28,9 @@ export interface Run {
   /** How often processing failed with an error. */
   attempts: number;
   leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  /** When the worker holding the run last renewed its lease. */
+  heartbeatAt: string | null;
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
@@ -56,6 +59,8 @@ const fromRow = (row: any): Run => ({
   errorCount: Number(row.error_count),
   attempts: Number(row.attempts ?? 0),
   leaseOwner: row.lease_owner,
+  leaseExpiresAt: fromDbTime(row.lease_expires_at),
+  heartbeatAt: fromDbTime(row.heartbeat_at),
   createdAt: fromDbTime(row.created_at)!,
   updatedAt: fromDbTime(row.updated_at)!,
   finishedAt: fromDbTime(row.finished_at),

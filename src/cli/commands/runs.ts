@@ -49,7 +49,8 @@ export const runCommand: Command = {
         printRun(presented);
         if (action === 'show') for (const e of await runEvents(db, id)) process.stdout.write(`  ${e.at}  ${e.message}${e.actor ? ` (${e.actor})` : ''}\n`);
       }
-      return exitCodeForRun(presented);
+      // A cancel that happened is a success; every other verb exits by the state the run reached.
+      return action === 'cancel' ? EXIT.done : exitCodeForRun(presented);
     });
   },
 };

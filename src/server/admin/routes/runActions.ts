@@ -5,6 +5,7 @@ import type { RunState } from '../../../core/feedSettings.js';
 import { notFound, SluiceError } from '../../../errors.js';
 import { getFeed } from '../../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
+import { runWorker } from '../../../runs/runs.presenter.js';
 import { getRun, type Run } from '../../../runs/runs.service.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
@@ -43,7 +44,11 @@ const runActions: RunAction[] = [
     from: ['validating', 'applying'],
     danger: true,
     confirm: (run) =>
-      `Only do this if the worker processing run ${run.id} has died. The run is marked cancelled while it is ${run.state}; whatever it was doing may be half-way. The next run is computed from the real directory.`,
+      `Run ${run.id} is marked cancelled while it is ${run.state}. ${
+        runWorker(run)?.alive
+          ? `A live worker (${run.leaseOwner}) holds it: it stops at its next batch and rolls back what it has not committed.`
+          : 'No live worker holds it (its lease ran out): the worker died or hangs, and stops if it wakes.'
+      } Nothing uncommitted is kept; the next run is computed from the real directory.`,
     perform: (ctx, run, actor) => cancelRun(ctx, run.id, { actor, unsafe: true }),
   },
   {

@@ -8,6 +8,7 @@ import { notFound } from '../../../errors.js';
 import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
+import { runWorker } from '../../../runs/runs.presenter.js';
 import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { idParam, need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
@@ -72,6 +73,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       title: `Run ${run.id}`,
       refreshSeconds: live ? 2 : undefined,
       live,
+      worker: runWorker(run),
       run,
       feed,
       events,

@@ -1,0 +1,92 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Context } from '../context.js';
+import { log } from '../log.js';
+import { toDbTime, type Db } from '../storage/dialect.js';
+
+/**
+ * A worker's hold on a run. The run can be taken from it while it works — an administrator's
+ * "unsafe mark cancelled", or another process recovering what looked like a dead worker — and
+ * then the worker must stop writing: the pipeline asks `checkRunOwned()` between batches.
+ */
+interface Lease {
+  ctx: Context;
+  runId: number;
+  /** Set by the heartbeat when it finds the run is no longer ours; checked without a query. */
+  lost: string | null;
+}
+
+const current = new AsyncLocalStorage<Lease>();
+
+/** Thrown where a worker finds its run taken from it; nothing more is written for the run. */
+export class RunLostError extends Error {
+  constructor(
+    readonly runId: number,
+    reason: string,
+  ) {
+    super(`run ${runId} is no longer this worker's (${reason}); stopped without writing more`);
+  }
+}
+
+export const leaseUntil = (ctx: Context) => toDbTime(new Date(Date.now() + ctx.leaseSeconds * 1000));
+
+/** The lease columns a worker sets when it takes a run. */
+export const leaseFields = (ctx: Context) => ({ lease_owner: ctx.workerId, lease_expires_at: leaseUntil(ctx), heartbeat_at: toDbTime() });
+
+/**
+ * Keeps a run's lease alive while `work` runs, and lets the pipeline inside `work` find out
+ * when the run is no longer its own.
+ */
+export async function withLease<T>(ctx: Context, runId: number, work: () => Promise<T>): Promise<T> {
+  const db = ctx.database.knex;
+  const lease: Lease = { ctx, runId, lost: null };
+  const timer = setInterval(
+    () => {
+      db('runs')
+        .where({ id: runId, lease_owner: ctx.workerId })
+        .whereIn('state', ['validating', 'applying'])
+        .update({ lease_expires_at: leaseUntil(ctx), heartbeat_at: toDbTime() })
+        .then(async (renewed) => {
+          if (renewed === 1) return;
+          // A held run being approved is not ours until applyRun moves it to `applying`.
+          const reason = await lostReason(db, ctx, runId);
+          if (reason && !reason.startsWith('it is held')) lease.lost = reason;
+        })
+        .catch((error: unknown) => log.warn('could not renew a run lease', { run: runId, error: String(error) }));
+    },
+    Math.max(500, (ctx.leaseSeconds * 1000) / 3),
+  );
+  try {
+    return await current.run(lease, work);
+  } catch (error) {
+    if (error instanceof RunLostError) log.warn('stopped working on a run that is no longer ours', { run: runId, reason: error.message });
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Throws RunLostError when the run this worker processes was cancelled or taken over. One
+ * primary-key read: cheap enough between batches of thousands of rows. Outside `withLease`
+ * (tests driving a stage directly) there is nothing to check.
+ */
+export async function checkRunOwned(): Promise<void> {
+  const lease = current.getStore();
+  if (!lease) return;
+  if (!lease.lost) lease.lost = await lostReason(lease.ctx.database.knex, lease.ctx, lease.runId);
+  if (lease.lost) throw new RunLostError(lease.runId, lease.lost);
+}
+
+/**
+ * Why the run is not this worker's, or null while it is. Runs this worker moved on (`held`,
+ * `applied`, `failed`) are still its own to finish the bookkeeping of.
+ */
+async function lostReason(db: Db, ctx: Context, runId: number): Promise<string | null> {
+  const row = (await db('runs').where({ id: runId }).first('state', 'lease_owner')) as { state: string; lease_owner: string | null } | undefined;
+  if (!row) return 'it was deleted';
+  if (row.state === 'cancelled' || row.state === 'superseded' || row.state === 'queued' || row.state === 'receiving') return `it is ${row.state}`;
+  if ((row.state === 'validating' || row.state === 'applying' || row.state === 'held') && row.lease_owner !== ctx.workerId) {
+    return `it is ${row.state} under ${row.lease_owner ?? 'no worker'}`;
+  }
+  return null;
+}
