@@ -1,0 +1,54 @@
+import type { UsersSection } from '../control/types.js';
+import type { SourceValue } from '../readers/types.js';
+import { usersColumns } from './users.js';
+
+/** Column names that mark a secret: never stored, whatever the mapping (PRODUCT §3). */
+const SECRET = /password|secret|token|ssn/i;
+export const isSecretColumn = (name: string): boolean => SECRET.test(name);
+
+type Values = Record<string, SourceValue>;
+
+/**
+ * What of a users file's records is kept. The raw record stored for user lookup holds the
+ * columns the source sent except those the file entry lists in `ignoreColumns` and secrets.
+ * The row fingerprint covers what is stored plus what is mapped, so a change to a column that
+ * is neither never makes a record "changed".
+ */
+export interface SourcePolicy {
+  stored(values: Values): Values;
+  fingerprinted(values: Values): Values;
+}
+
+const cache = new WeakMap<UsersSection, Map<string, SourcePolicy>>();
+
+export function sourcePolicy(section: UsersSection, ignoreColumns: readonly string[]): SourcePolicy {
+  const id = JSON.stringify(ignoreColumns);
+  let bySection = cache.get(section);
+  const known = bySection?.get(id);
+  if (known) return known;
+  const ignored = new Set(ignoreColumns);
+  const mapped = new Set(usersColumns(section));
+  const dropped = (name: string) => ignored.has(name) || isSecretColumn(name);
+  const policy: SourcePolicy = {
+    stored: (values) => keep(values, (name) => !dropped(name)),
+    fingerprinted: (values) => keep(values, (name) => mapped.has(name) || !dropped(name)),
+  };
+  if (!bySection) cache.set(section, (bySection = new Map()));
+  bySection.set(id, policy);
+  return policy;
+}
+
+/** The record itself when every column stays (the common case costs nothing), else a copy. */
+function keep(values: Values, kept: (name: string) => boolean): Values {
+  let all = true;
+  for (const name in values) {
+    if (!kept(name)) {
+      all = false;
+      break;
+    }
+  }
+  if (all) return values;
+  const result: Values = Object.create(null) as Values;
+  for (const name in values) if (kept(name)) result[name] = values[name]!;
+  return result;
+}
