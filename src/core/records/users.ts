@@ -42,9 +42,10 @@ const BADGE_EXTENSION = /\.(jpe?g|png|pdf)$/i;
  * composed, decomposed or fullwidth spelling of one address is one user.
  */
 export function normaliseKey(kind: UsersSection['key'], value: string): string {
-  if (kind !== 'email') return value;
-  return /^[\x20-\x7e]*$/.test(value) ? value.toLowerCase() : value.normalize('NFKC').toLowerCase();
+  return kind === 'email' ? nfkc(value).toLowerCase() : value;
 }
+
+const nfkc = (value: string) => (/^[\x20-\x7e]*$/.test(value) ? value : value.normalize('NFKC'));
 
 export function hashProfile(profile: Profile, custom: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson({ profile, custom })).digest('hex').slice(0, 32);
@@ -115,7 +116,8 @@ export function mapUser(
       continue;
     }
     const spec = userFields[field as UserField];
-    const value = singleValue(row.values, mapping);
+    // An address in fullwidth or decomposed form is the same address: stored as NFKC.
+    const value = field === 'email' ? nfkc(singleValue(row.values, mapping)) : singleValue(row.values, mapping);
     const length = charLength(value);
     if (length > spec.maxLength) fail('value_too_long', `${field} is ${length} characters long; at most ${spec.maxLength} are allowed`, field);
     profile[spec.column] = value === '' ? null : value;
