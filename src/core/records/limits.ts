@@ -25,6 +25,7 @@ export function exceedsBytes(value: string, limit: number): boolean {
 /** C0 controls, DEL and the byte-order mark: never part of an identifier, often a sign of a broken export. */
 const INVISIBLE = /[\u0000-\u001f\u007f\ufeff]/;
 export const hasInvisible = (value: string): boolean => INVISIBLE.test(value);
+export const withoutInvisible = (value: string): string => value.replace(/[\u0000-\u001f\u007f\ufeff]/g, '');
 
 /** `U+FEFF` for the first invisible character of a value, for messages. */
 export function firstInvisible(value: string): string {

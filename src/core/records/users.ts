@@ -13,7 +13,7 @@ import {
 import { rowProblem, type Problem } from '../problems.js';
 import type { SourceRow, SourceValue } from '../readers/types.js';
 import { columnValue, mappedColumns, multiValue, singleValue } from './fieldValue.js';
-import { charLength, exceedsBytes, firstInvisible, hasInvisible } from './limits.js';
+import { charLength, exceedsBytes, firstInvisible, hasInvisible, withoutInvisible } from './limits.js';
 import { sourcePolicy, type SourcePolicy } from './sourceRecord.js';
 
 /** Directory column → value, for the fixed profile columns. */
@@ -54,7 +54,7 @@ export function hashProfile(profile: Profile, custom: Record<string, unknown>): 
 /** The key a record will have once mapped (`mapUser` derives it the same way); '' when empty. */
 export function recordKey(section: UsersSection, row: SourceRow): string {
   const mapping = section.fields[section.key];
-  return mapping ? normaliseKey(section.key, singleValue(row.values, mapping)) : '';
+  return mapping ? normaliseKey(section.key, withoutInvisible(singleValue(row.values, mapping))) : '';
 }
 
 /**
@@ -163,7 +163,9 @@ export function mapUser(
   }
 
   if (problems.length) {
-    const key = keyValue ? normaliseKey(section.key, keyValue) : undefined;
+    // A key with an invisible character most likely means the user without it: that user counts
+    // as present, so the rejected row never makes it "missing".
+    const key = keyValue ? normaliseKey(section.key, withoutInvisible(keyValue)) || undefined : undefined;
     return { record: null, problems: problems.map((p) => ({ ...p, key })) };
   }
   return {

@@ -76,7 +76,7 @@ class LoadDataWriter implements BulkWriter {
           const warnings = (await query({ sql: 'SHOW WARNINGS LIMIT 5' })) as Warning[];
           throw new SluiceError(
             'database',
-            `loading ${this.table} gave ${result.warningStatus} warning(s), so nothing was kept: ${warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ')}`,
+            `loading ${this.table} gave ${result.warningStatus} warning(s), so a value may have been stored cut or changed: ${warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ')}`,
             { table: this.table, warnings },
           );
         }
