@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { runErrors, runEvents } from '../../src/runs/runs.service.js';
+import { runCli } from '../helpers/cli.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 import { directoryUser } from '../helpers/directory.js';
 import { importFolder, uploadSet } from '../helpers/uploads.js';
@@ -209,5 +210,22 @@ describe.each(testDatabases.filter((d) => d.name === 'mysql'))('the MySQL bulk w
     await writer.write([1, 'g1', 'fine', 'groups.csv', 2]);
     await writer.write([1, 'g2', 'n'.repeat(300), 'groups.csv', 3]);
     await expect(writer.close()).rejects.toThrow(/1 warning.*Data truncated for column 'name' at row 2/);
+  });
+});
+
+describe('sluice validate, offline', () => {
+  it('lists the ignored columns and applies the same limits as a run', async () => {
+    const rows = [canvasRow(1, { first_name: 'é'.repeat(256) }), ...Array.from({ length: 30 }, (_, i) => canvasRow(i + 2))];
+    const folder = await uploadSet({ 'control.json': canvasControl(), 'users.csv': csv(canvasHeader, rows) });
+    const json = await runCli(['validate', folder, '--json'], { DATABASE_URL: 'mysql://nobody@127.0.0.1:1/none' });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      errorRows: 1,
+      ignoredColumns: ['users.csv: ignored columns: integration_id, login_id, password, ssha_password, full_name, sortable_name, short_name'],
+      errors: [{ code: 'value_too_long', file: 'users.csv', line: 2, column: 6, message: 'firstName is 256 characters long; at most 255 are allowed' }],
+    });
+    const text = await runCli(['validate', folder], {});
+    expect(text.stdout).toContain('note: users.csv: ignored columns: integration_id, login_id, password');
   });
 });
