@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { runErrors, runEvents } from '../../src/runs/runs.service.js';
+import * as widenLongText from '../../src/storage/migrations/20261128E-widen-long-text-columns.js';
 import { runCli } from '../helpers/cli.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 import { directoryUser } from '../helpers/directory.js';
@@ -43,6 +44,22 @@ describe.each(testDatabases)('values arrive whole on $name', (database) => {
     expect(user.biography === biography).toBe(true);
     const change = await db()('directory_changes').where({ run_id: run.id, entity_key: 'u1' }).first('after_values');
     expect(JSON.stringify(JSON.parse(change.after_values)).includes(biography)).toBe(true);
+  });
+
+  it('repairs a biography an earlier version stored cut: the next run writes it whole and logs the update', async () => {
+    const biography = 'é'.repeat(39_999) + '!';
+    const files = { 'control.json': control({ biography: 'bio' }), 'users.csv': csv(['id', 'email', 'first', 'last', 'bio'], [['u1', 'u1@example.org', 'Ann', 'Lee', biography]]) };
+    await drop(files);
+    // What TEXT made of it: 32 767 two-byte characters, under the hash of the whole value.
+    await db()('directory_users').where({ user_key: 'u1' }).update({ biography: biography.slice(0, 32_767) });
+    expect(await drop(files)).toMatchObject({ state: 'applied', counts: { users: { updated: 0, unchanged: 1 } } });
+
+    await widenLongText.up(db());
+    const repaired = await drop(files);
+    expect(repaired).toMatchObject({ state: 'applied', counts: { users: { updated: 1 } } });
+    expect((await directoryUser(env.ctx, 'u1')).biography === biography).toBe(true);
+    const change = await db()('directory_changes').where({ run_id: repaired.id, entity_key: 'u1' }).first('before_values', 'after_values');
+    expect([JSON.parse(change.before_values).biography.length, JSON.parse(change.after_values).biography.length]).toEqual([32_767, 40_000]);
   });
 
   it('stores twenty 4 000-character custom fields of multi-byte characters whole', async () => {

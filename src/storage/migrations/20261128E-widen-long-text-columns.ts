@@ -14,6 +14,15 @@ export async function up(knex: Knex): Promise<void> {
       for (const c of columns) t.text(c, 'mediumtext').alter();
     });
   }
+  // A value cut at the TEXT limit ends 0-3 bytes short of 65 535 bytes, while its record hash
+  // was computed from the whole value, so every later run called the user unchanged. Forget
+  // the hash and fingerprint of such users: the next run compares them field by field, stores
+  // the whole value and logs the update. (A cut `custom` never applied: it was invalid JSON.)
+  await knex('directory_users')
+    .where((q) => {
+      for (const c of ['biography', 'additional_info']) q.orWhereRaw(`OCTET_LENGTH(${c}) BETWEEN 65532 AND 65535`);
+    })
+    .update({ record_hash: '', row_fingerprint: null });
 }
 
 export async function down(knex: Knex): Promise<void> {
