@@ -29,13 +29,25 @@ export function sourcePolicy(section: UsersSection, ignoreColumns: readonly stri
   const ignored = new Set(ignoreColumns);
   const mapped = new Set(usersColumns(section));
   const dropped = (name: string) => ignored.has(name) || isSecretColumn(name);
+  const stored = remembered((name) => !dropped(name));
+  const fingerprinted = remembered((name) => mapped.has(name) || !dropped(name));
   const policy: SourcePolicy = {
-    stored: (values) => keep(values, (name) => !dropped(name)),
-    fingerprinted: (values) => keep(values, (name) => mapped.has(name) || !dropped(name)),
+    stored: (values) => keep(values, stored),
+    fingerprinted: (values) => keep(values, fingerprinted),
   };
   if (!bySection) cache.set(section, (bySection = new Map()));
   bySection.set(id, policy);
   return policy;
+}
+
+/** A verdict per column name, worked out once: files have few names and many records. */
+function remembered(test: (name: string) => boolean): (name: string) => boolean {
+  const verdicts = new Map<string, boolean>();
+  return (name) => {
+    let verdict = verdicts.get(name);
+    if (verdict === undefined) verdicts.set(name, (verdict = test(name)));
+    return verdict;
+  };
 }
 
 /** The record itself when every column stays (the common case costs nothing), else a copy. */

@@ -108,17 +108,19 @@ export function mapUser(
       // A JSON array is multi-valued as it stands; a text value only when the mapping splits it.
       const multi = mapping.split !== undefined || Array.isArray(columnValue(row.values, mapping.column));
       const value = multi ? multiValue(row.values, mapping) : singleValue(row.values, mapping);
-      const longest = Math.max(0, ...(Array.isArray(value) ? value : [value]).map(charLength));
+      const longest = longestValue(value);
       if (longest > customValueMaxLength) fail('value_too_long', `${field} is ${longest} characters long; at most ${customValueMaxLength} are allowed`, field);
       if (value.length) custom[name] = value;
-      if (longest > longestCustom.length) longestCustom = { field, length: longest };
-      customUnits += name.length + (Array.isArray(value) ? value.reduce((n, v) => n + v.length + 3, 0) : value.length);
+      const units = Array.isArray(value) ? value.reduce((n, v) => n + v.length + 3, 0) : value.length;
+      if (units > longestCustom.length) longestCustom = { field, length: units };
+      customUnits += name.length + units;
       continue;
     }
     const spec = userFields[field as UserField];
     // An address in fullwidth or decomposed form is the same address: stored as NFKC.
     const value = field === 'email' ? nfkc(singleValue(row.values, mapping)) : singleValue(row.values, mapping);
-    const length = charLength(value);
+    // Code points never outnumber UTF-16 units: only a long value needs counting.
+    const length = value.length > spec.maxLength ? charLength(value) : 0;
     if (length > spec.maxLength) fail('value_too_long', `${field} is ${length} characters long; at most ${spec.maxLength} are allowed`, field);
     profile[spec.column] = value === '' ? null : value;
   }
@@ -155,7 +157,7 @@ export function mapUser(
     if (ruleMatches(rule.if, String(columnValue(row.values, rule.if.column) ?? '').trim())) groups.add(rule.add);
   }
   for (const code of groups) {
-    if (charLength(code) > groupCodeMaxLength) fail('value_too_long', `group "${code.slice(0, 40)}…" is longer than ${groupCodeMaxLength} characters`, 'groups');
+    if (code.length > groupCodeMaxLength && charLength(code) > groupCodeMaxLength) fail('value_too_long', `group "${code.slice(0, 40)}…" is longer than ${groupCodeMaxLength} characters`, 'groups');
   }
   const source = policy.stored(row.values);
   if (jsonExceeds(source, unitsOf(source), sourceRecordMaxBytes)) {
@@ -181,6 +183,15 @@ export function mapUser(
     },
     problems,
   };
+}
+
+/** The longest of a field's values in characters; 0 for short ones, which cannot be too long. */
+function longestValue(value: string | string[]): number {
+  let longest = 0;
+  for (const v of Array.isArray(value) ? value : [value]) {
+    if (v.length > customValueMaxLength) longest = Math.max(longest, charLength(v));
+  }
+  return longest;
 }
 
 /** Whether an object is more than `limit` bytes as JSON; serialised only when it could be. */
