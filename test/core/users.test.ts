@@ -166,3 +166,12 @@ describe('names and the raw record', () => {
     expect(map('')).toMatchObject({ job_title: 'Staff', company: null });
   });
 });
+
+describe('row errors stay storable', () => {
+  it('quotes at most 100 characters of a value in a message', () => {
+    const section: UsersSection = { key: 'username', fields: { username: { column: 'ID' }, email: { column: 'M' }, firstName: { column: 'F' }, lastName: { column: 'L' } }, groupRules: [] };
+    const { problems } = mapUser(section, { line: 2, values: { ID: 'u', M: 'x'.repeat(70_000), F: 'A', L: 'B' } }, 'p.csv', () => 2);
+    expect(problems.map((p) => p.code)).toEqual(['value_too_long', 'email_invalid']);
+    expect(Math.max(...problems.map((p) => p.message.length))).toBeLessThan(150);
+  });
+});

@@ -32,3 +32,10 @@ export function firstInvisible(value: string): string {
   const m = INVISIBLE.exec(value);
   return m ? `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : '';
 }
+
+/** A value quoted in a message: a row error must never be too long to store itself. */
+export function excerpt(value: string, max = 100): string {
+  if (value.length <= max) return value;
+  const points = Array.from(value.slice(0, max + 1));
+  return points.slice(0, max - 1).join('') + '…';
+}

@@ -13,7 +13,7 @@ import {
 import { rowProblem, type Problem } from '../problems.js';
 import type { SourceRow, SourceValue } from '../readers/types.js';
 import { columnValue, mappedColumns, multiValue, singleValue } from './fieldValue.js';
-import { charLength, exceedsBytes, firstInvisible, hasInvisible, withoutInvisible } from './limits.js';
+import { charLength, exceedsBytes, excerpt, firstInvisible, hasInvisible, withoutInvisible } from './limits.js';
 import { sourcePolicy, type SourcePolicy } from './sourceRecord.js';
 
 /** Directory column → value, for the fixed profile columns. */
@@ -140,13 +140,13 @@ export function mapUser(
   }
   const email = profile.email;
   if (email && section.key !== 'email' && hasInvisible(email)) fail('email_invalid', `the email address contains the invisible character ${firstInvisible(email)}`, 'email');
-  else if (email && !hasInvisible(email) && !EMAIL.test(email)) fail('email_invalid', `"${email}" is not a valid email address`, 'email');
+  else if (email && !hasInvisible(email) && !EMAIL.test(email)) fail('email_invalid', `"${excerpt(email)}" is not a valid email address`, 'email');
   for (const field of ['avatarUrl', 'badgeUrl'] as const) {
     const url = profile[userFields[field].column];
     if (!url) continue;
-    if (!isHttpUrl(url)) fail('url_invalid', `${field} "${url}" is not an http(s) URL`, field);
+    if (!isHttpUrl(url)) fail('url_invalid', `${field} "${excerpt(url)}" is not an http(s) URL`, field);
     else if (field === 'badgeUrl' && !BADGE_EXTENSION.test(new URL(url).pathname)) {
-      fail('url_invalid', `badgeUrl "${url}" must point to a JPG, PNG or PDF file`, field);
+      fail('url_invalid', `badgeUrl "${excerpt(url)}" must point to a JPG, PNG or PDF file`, field);
     }
   }
 
@@ -157,7 +157,7 @@ export function mapUser(
     if (ruleMatches(rule.if, String(columnValue(row.values, rule.if.column) ?? '').trim())) groups.add(rule.add);
   }
   for (const code of groups) {
-    if (code.length > groupCodeMaxLength && charLength(code) > groupCodeMaxLength) fail('value_too_long', `group "${code.slice(0, 40)}…" is longer than ${groupCodeMaxLength} characters`, 'groups');
+    if (code.length > groupCodeMaxLength && charLength(code) > groupCodeMaxLength) fail('value_too_long', `group "${excerpt(code, 40)}" is longer than ${groupCodeMaxLength} characters`, 'groups');
   }
   const source = policy.stored(row.values);
   if (jsonExceeds(source, unitsOf(source), sourceRecordMaxBytes)) {
