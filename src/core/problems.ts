@@ -39,6 +39,7 @@ export type ProblemCode =
   | 'url_invalid'
   | 'value_too_long'
   | 'key_invalid'
+  | 'value_invalid'
   | 'key_duplicate'
   | 'group_duplicate'
   | 'membership_unknown_user'

@@ -84,6 +84,10 @@ describe('values arrive whole or are row errors', () => {
     expect(mapUser(long, person({ BIO: 'é'.repeat(65_536) }), 'p.csv', at).problems).toMatchObject([{ code: 'value_too_long', line: 7, column: 6 }]);
   });
 
+  it('rejects half of a surrogate pair (a JSON escape) instead of storing U+FFFD', () => {
+    expect(mapUser(long, person({ C: 'N\ud800Z' }), 'p.json', at).problems).toMatchObject([{ code: 'value_invalid', line: 7, column: 5 }]);
+  });
+
   it('rejects custom fields that together are more than 1 MiB of JSON, at the longest one', () => {
     const wide: UsersSection = { ...long, fields: { ...long.fields, ...Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`custom.c${i}`, { column: `C${i}` }])) } };
     const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`C${i}`, '€'.repeat(i === 42 ? 4096 : 3600)]));

@@ -2,7 +2,7 @@ import { groupCodeMaxLength, groupNameMaxLength, userKeyMaxLength, type ControlF
 import { rowProblem, type Problem } from '../problems.js';
 import type { SourceRow } from '../readers/types.js';
 import { mappedColumns, singleValue } from './fieldValue.js';
-import { charLength } from './limits.js';
+import { charLength, isWellFormed } from './limits.js';
 import { normaliseKey } from './users.js';
 
 export interface GroupRecord {
@@ -30,6 +30,7 @@ export function mapGroup(section: Section<'groups'>, row: SourceRow, file: strin
   if (!code) problems.push(rowProblem('required_missing', 'the group code is empty', where(section.fields.code.column)));
   if (charLength(code) > groupCodeMaxLength) problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, where(section.fields.code.column)));
   if (charLength(name) > groupNameMaxLength) problems.push(rowProblem('value_too_long', `the group name is longer than ${groupNameMaxLength} characters`, where(section.fields.name?.column)));
+  if (!isWellFormed(code + name)) problems.push(rowProblem('value_invalid', 'the group contains half of a UTF-16 surrogate pair, which cannot be stored', where(section.fields.code.column)));
   if (problems.length) return { record: null, problems };
   return { record: { code, name: name || null, line: row.line } satisfies GroupRecord, problems };
 }

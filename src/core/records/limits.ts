@@ -39,3 +39,9 @@ export function excerpt(value: string, max = 100): string {
   const points = Array.from(value.slice(0, max + 1));
   return points.slice(0, max - 1).join('') + '…';
 }
+
+/**
+ * Whether a value is whole Unicode text. A JSON escape can make half a surrogate pair, which no
+ * database stores as such: UTF-8 turns it into U+FFFD, so the value would not arrive whole.
+ */
+export const isWellFormed = (value: string): boolean => (value as unknown as { isWellFormed(): boolean }).isWellFormed();

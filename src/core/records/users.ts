@@ -13,7 +13,7 @@ import {
 import { rowProblem, type Problem } from '../problems.js';
 import type { SourceRow, SourceValue } from '../readers/types.js';
 import { columnValue, mappedColumns, multiValue, singleValue } from './fieldValue.js';
-import { charLength, exceedsBytes, excerpt, firstInvisible, hasInvisible, withoutInvisible } from './limits.js';
+import { charLength, exceedsBytes, excerpt, firstInvisible, hasInvisible, isWellFormed, withoutInvisible } from './limits.js';
 import { sourcePolicy, type SourcePolicy } from './sourceRecord.js';
 
 /** Directory column → value, for the fixed profile columns. */
@@ -122,6 +122,7 @@ export function mapUser(
     // Code points never outnumber UTF-16 units: only a long value needs counting.
     const length = value.length > spec.maxLength ? charLength(value) : 0;
     if (length > spec.maxLength) fail('value_too_long', `${field} is ${length} characters long; at most ${spec.maxLength} are allowed`, field);
+    if (!isWellFormed(value)) fail('value_invalid', `${field} contains half of a UTF-16 surrogate pair, which cannot be stored`, field);
     profile[spec.column] = value === '' ? null : value;
   }
   if (jsonExceeds(custom, customUnits, customMaxBytes)) {
@@ -157,6 +158,7 @@ export function mapUser(
     if (ruleMatches(rule.if, String(columnValue(row.values, rule.if.column) ?? '').trim())) groups.add(rule.add);
   }
   for (const code of groups) {
+    if (!isWellFormed(code)) fail('value_invalid', 'a group contains half of a UTF-16 surrogate pair, which cannot be stored', 'groups');
     if (code.length > groupCodeMaxLength && charLength(code) > groupCodeMaxLength) fail('value_too_long', `group "${excerpt(code, 40)}" is longer than ${groupCodeMaxLength} characters`, 'groups');
   }
   const source = policy.stored(row.values);
