@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { runErrors, runEvents } from '../../src/runs/runs.service.js';
+import * as normaliseEmailKeys from '../../src/storage/migrations/20261128E-normalise-email-keys.js';
 import * as widenLongText from '../../src/storage/migrations/20261128E-widen-long-text-columns.js';
 import { runCli } from '../helpers/cli.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
@@ -188,6 +189,22 @@ describe.each(testDatabases)('real exports on $name', (database) => {
       { code: 'key_invalid', line: 3, column: 1 },
     ]);
     expect(await db()('directory_users').count({ n: '*' }).first()).toMatchObject({ n: 41 });
+  });
+
+  it('re-keys users an email-keyed feed stored under another spelling, with their memberships', async () => {
+    const control = { version: 1, mode: 'full', files: { 'users.csv': { type: 'users' } }, users: { key: 'email', fields: { email: 'email', firstName: 'first', lastName: 'last', groups: 'g' } } };
+    const people = (email: string) => drop({ 'control.json': control, 'users.csv': csv(['email', 'first', 'last', 'g'], [[email, 'Zoë', 'Ng', 'staff'], ...filler(40).map((f) => [f[1]!, 'Fill', 'Er', 'staff'])]) });
+    expect(await people('Zoe\u0308@example.org')).toMatchObject({ state: 'applied', counts: { users: { created: 41 } } });
+    // What the code before stored for a source sending the decomposed spelling.
+    const decomposed = 'zoe\u0308@example.org';
+    await db()('directory_users').where({ user_key: 'zoë@example.org' }).update({ user_key: decomposed });
+    await db()('directory_memberships').where({ user_key: 'zoë@example.org' }).update({ user_key: decomposed });
+
+    await normaliseEmailKeys.up(db());
+    expect(await db()('directory_users').where('user_key', 'like', 'zo%').pluck('user_key')).toEqual(['zoë@example.org']);
+    expect(await db()('directory_memberships').where('user_key', 'like', 'zo%').pluck('user_key')).toEqual(['zoë@example.org']);
+    const next = await people('Zoe\u0308@example.org');
+    expect(next).toMatchObject({ state: 'applied', counts: { users: { created: 0, suspended: 0 }, memberships: { added: 0, removed: 0 } } });
   });
 
   it('takes files and columns named __proto__, constructor or toString like any other', async () => {

@@ -10,6 +10,7 @@ import * as createFeedPulls from './20261121H-create-feed-pulls.js';
 import * as createJobTicks from './20261121I-create-job-ticks.js';
 import * as addRowFingerprints from './20261121J-add-row-fingerprints.js';
 import * as widenLongTextColumns from './20261128E-widen-long-text-columns.js';
+import * as normaliseEmailKeys from './20261128E-normalise-email-keys.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -24,6 +25,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121I-create-job-ticks': createJobTicks,
   '20261121J-add-row-fingerprints': addRowFingerprints,
   '20261128E-widen-long-text-columns': widenLongTextColumns,
+  '20261128E-normalise-email-keys': normaliseEmailKeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
