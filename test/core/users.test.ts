@@ -133,6 +133,9 @@ describe('names and the raw record', () => {
     const full = mapUser(section, { line: 2, values: { constructor: 'u1', toString: 'a@example.org', F: 'A', L: 'B', hasOwnProperty: 'Dr', valueOf: 'x' } }, 'p.json', at);
     expect(full.record).toMatchObject({ key: 'u1', profile: { email: 'a@example.org', title: 'Dr' }, groups: ['g'] });
     // A JSON record without those keys: the field is empty, not Object.prototype.toString.
+    const named = { ...section, fields: { ...section.fields, 'custom.__proto__': { column: 'F' }, 'custom.constructor': { column: 'L' } } };
+    const custom = mapUser(named, { line: 2, values: { constructor: 'u1', toString: 'a@example.org', F: 'A', L: 'B' } }, 'p.json', at).record?.custom;
+    expect(JSON.stringify(custom)).toBe('{"__proto__":"A","constructor":"B"}');
     const sparse = mapUser(section, { line: 3, values: { constructor: 'u2', F: 'A', L: 'B' } }, 'p.json', at);
     expect(sparse.problems).toMatchObject([{ code: 'required_missing', message: 'email is required but empty' }]);
   });

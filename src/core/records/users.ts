@@ -98,7 +98,8 @@ export function mapUser(
     ? section.delete.values.includes(String(columnValue(row.values, section.delete.column) ?? '').trim())
     : false;
   const profile: Profile = {};
-  const custom: Record<string, string | string[]> = {};
+  // Custom names come from the control file: `custom.__proto__` must be a field like any other.
+  const custom = Object.create(null) as Record<string, string | string[]>;
   let longestCustom = { field: '', length: -1 };
   let customUnits = 0;
   for (const [field, mapping] of Object.entries(section.fields)) {
