@@ -86,6 +86,8 @@ describe('values arrive whole or are row errors', () => {
 
   it('rejects half of a surrogate pair (a JSON escape) instead of storing U+FFFD', () => {
     expect(mapUser(long, person({ C: 'N\ud800Z' }), 'p.json', at).problems).toMatchObject([{ code: 'value_invalid', line: 7, column: 5 }]);
+    const withCustom = { ...long, fields: { ...long.fields, 'custom.note': { column: 'X' } } };
+    expect(mapUser(withCustom, person({ X: '\udc00' }), 'p.json', at).problems).toMatchObject([{ code: 'value_invalid', line: 7, column: 7 }]);
   });
 
   it('rejects custom fields that together are more than 1 MiB of JSON, at the longest one', () => {

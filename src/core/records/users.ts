@@ -111,6 +111,7 @@ export function mapUser(
       const value = multi ? multiValue(row.values, mapping) : singleValue(row.values, mapping);
       const longest = longestValue(value);
       if (longest > customValueMaxLength) fail('value_too_long', `${field} is ${longest} characters long; at most ${customValueMaxLength} are allowed`, field);
+      if (!(Array.isArray(value) ? value : [value]).every(isWellFormed)) fail('value_invalid', `${field} contains half of a UTF-16 surrogate pair, which cannot be stored`, field);
       if (value.length) custom[name] = value;
       const units = Array.isArray(value) ? value.reduce((n, v) => n + v.length + 3, 0) : value.length;
       if (units > longestCustom.length) longestCustom = { field, length: units };
