@@ -6,10 +6,10 @@ import type { ControlFile, FileSpec } from '../core/control/types.js';
 import { setProblem, type Problem } from '../core/problems.js';
 import { openRecords, ReadError, type RecordReader } from '../core/readers/index.js';
 import { groupsColumns, mapGroup, mapMembership, membershipsColumns } from '../core/records/groups.js';
-import { checkHeader, checkKeysSeen } from '../core/records/header.js';
+import { checkHeader, checkKeysSeen, ignoredColumnsMessage, unusedColumns } from '../core/records/header.js';
 import { usersColumns } from '../core/records/users.js';
 import type { Feed } from '../feeds/feeds.service.js';
-import { recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
+import { addRunEvent, recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
 import { checkRunOwned } from './runLease.js';
@@ -157,7 +157,7 @@ async function stageFile(
     spec.type === 'users' ? usersColumns(control.users!) : spec.type === 'groups' ? groupsColumns(control.groups!) : membershipsColumns(control.memberships!);
   const positions = new Map<string, number>();
   if (reader.columns) {
-    const headerProblems = checkHeader(reader.columns, required, spec.ignoreColumns, file);
+    const headerProblems = checkHeader(reader.columns, required, spec, file);
     for (const p of headerProblems) await problems.add(p);
     if (headerProblems.length) return null;
     reader.columns.forEach((c, i) => positions.set(c, i + 1));
@@ -172,6 +172,7 @@ async function stageFile(
       section: section as NonNullable<ControlFile['users']>,
       file,
       fileIndex: users.usersFiles.indexOf(file),
+      ignoreColumns: spec.ignoreColumns,
       writers,
       problems,
       columnOf,
@@ -189,7 +190,9 @@ async function stageFile(
       else await writers.memberships.write([run.id, record.userKey, record.groupCode, file, row.line]);
     }
   }
-  if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file)) await problems.add(p);
+  if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file, spec)) await problems.add(p);
+  const ignored = unusedColumns(reader.columns ?? reader.seenKeys(), required);
+  if (ignored.length) await addRunEvent(db, run.id, ignoredColumnsMessage(file, ignored));
   return reader.count();
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { UsersSection } from '../core/control/types.js';
 import type { SourceRow } from '../core/readers/types.js';
+import { sourcePolicy } from '../core/records/sourceRecord.js';
 import { mapUser, recordKey, rowFingerprint } from '../core/records/users.js';
 import { profileColumns } from '../directory/userColumns.js';
 import type { BaselineMatcher, DirectoryEntry } from './baseline.js';
@@ -16,6 +17,8 @@ export interface UsersFileStaging {
   section: UsersSection;
   file: string;
   fileIndex: number;
+  /** The file entry's `ignoreColumns`: kept out of the stored raw record. */
+  ignoreColumns: string[];
   writers: Writers;
   problems: ProblemSink;
   columnOf: (column?: string) => number | undefined;
@@ -69,17 +72,18 @@ function otherKeys(section: UsersFileStaging['section'], row: SourceRow): string
 
 async function stageBatch(group: SourceRow[], keys: string[], entries: Map<string, DirectoryEntry> | null, work: UsersFileStaging, counter: { unreadable: number }) {
   const { runId, section, file, writers } = work;
+  const policy = sourcePolicy(section, work.ignoreColumns);
   for (let i = 0; i < group.length; i++) {
     const row = group[i]!;
     if (row.rejected) {
       await stageRejected(row, keys[i] ?? recordKey(section, row), entries, work, counter);
       continue;
     }
-    const fingerprint = work.fingerprintSalt === null ? null : rowFingerprint(work.fingerprintSalt, row);
+    const fingerprint = work.fingerprintSalt === null ? null : rowFingerprint(work.fingerprintSalt, row, policy);
     const entry = entries?.get(keys[i]!);
     if (entry && work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, work.skipUnchanged) === 'skip') continue;
 
-    const { record, problems: rowProblems } = mapUser(section, row, file, work.columnOf);
+    const { record, problems: rowProblems } = mapUser(section, row, file, work.columnOf, policy);
     if (!record) {
       await work.problems.addRow(rowProblems);
       const key = rowProblems[0]?.key;

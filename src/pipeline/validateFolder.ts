@@ -5,7 +5,7 @@ import { loadConfig } from '../config.js';
 import { openContext } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { addFeed } from '../feeds/feeds.service.js';
-import { runErrors, type RunError } from '../runs/runs.service.js';
+import { runErrors, runEvents, type RunError } from '../runs/runs.service.js';
 import { runFromFolder } from './intake.js';
 import { validateRun } from './processRun.js';
 
@@ -15,6 +15,8 @@ export interface FolderValidation {
   errorRows: number;
   failure?: string;
   problems: RunError[];
+  /** "users.csv: ignored columns: …", one line per file with columns the mapping does not use. */
+  ignoredColumns: string[];
 }
 
 /**
@@ -31,7 +33,8 @@ export async function validateFolder(folder: string, options: { feed?: string } 
     const run = await runFromFolder(ctx, feed, folder, { keepSource: true });
     const outcome = await validateRun(ctx, run, feed);
     const problems = await runErrors(ctx.database.knex, run.id);
-    return { ok: !outcome.failure, rows: outcome.rowCount, errorRows: outcome.errorRows, failure: outcome.failure, problems };
+    const ignoredColumns = (await runEvents(ctx.database.knex, run.id)).map((e) => String(e.message)).filter((m) => m.includes(': ignored columns: '));
+    return { ok: !outcome.failure, rows: outcome.rowCount, errorRows: outcome.errorRows, failure: outcome.failure, problems, ignoredColumns };
   } finally {
     await ctx.database.close();
     await rm(scratch, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mappingFingerprint, parseControlFile } from '../../src/core/control/controlFile.js';
 import { formatProblem } from '../../src/core/problems.js';
+import { checkHeader, checkKeysSeen, unusedColumns } from '../../src/core/records/header.js';
 
 const valid = {
   version: 1,
@@ -83,5 +84,73 @@ describe('reading a control file leniently to know when a set is complete', () =
     const { namedFiles } = await import('../../src/core/uploadSet.js');
     expect(namedFiles('{"files": {"a.csv": {}, "../etc/passwd": {}, "b/c.csv": {}}}')).toEqual(['a.csv']);
     expect(namedFiles('not json')).toBeNull();
+  });
+});
+
+describe('names in the control file', () => {
+  it('refuses a file named twice in "files", naming the file and the line of the second entry', () => {
+    const text = [
+      '{',
+      '  "version": 1,',
+      '  "files": {',
+      '    "people.csv": { "type": "users" },',
+      '    "m.json": { "type": "memberships" },',
+      '    "people.csv": { "type": "users", "rows": 3 }',
+      '  },',
+      `  "users": ${JSON.stringify(valid.users)},`,
+      `  "memberships": ${JSON.stringify(valid.memberships)}`,
+      '}',
+    ].join('\n');
+    const { control, problems } = parseControlFile(text, { feed: 'hr' });
+    expect(control).toBeUndefined();
+    expect(problems).toMatchObject([{ code: 'control_duplicate_key', line: 6, column: 5, pointer: '/files/people.csv' }]);
+    expect(problems.map(formatProblem)).toEqual([
+      'control.json:6:5: the file "people.csv" is named twice in "files" (first on line 4); JSON keeps only the last, so say it once',
+    ]);
+    // Any object: a field mapped twice is as ambiguous.
+    const twice = '{"version": 1, "files": {"a.csv": {"type": "users"}}, "users": {"key": "username", "fields": {"username": "A", "username": "B"}}}';
+    expect(messages(twice)).toEqual([expect.stringMatching(/^control\.json:1:\d+: "username" appears twice in "\/users\/fields"/)]);
+  });
+
+  it('handles files named __proto__, constructor or toString like any other', () => {
+    const odd = {
+      ...valid,
+      files: { __proto__: { type: 'users' }, constructor: { type: 'users' }, toString: { type: 'memberships' } },
+    };
+    // JSON.stringify drops an own "__proto__" set by a literal; write it into the text instead.
+    const text = JSON.stringify(odd).replace('"files":{', '"files":{"__proto__":{"type":"users"},');
+    const { control, problems } = parseControlFile(text, { feed: 'hr' });
+    expect(problems).toEqual([]);
+    expect(Object.keys(control!.files).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(control!.files['toString']).toMatchObject({ type: 'memberships', format: 'csv' });
+    expect(Object.hasOwn(control!.files, 'hasOwnProperty')).toBe(false);
+  });
+
+  it('accepts "unmappedColumns" on a file entry and nothing but allow or error', () => {
+    const strict = { ...valid, files: { ...valid.files, 'people.csv': { type: 'users', unmappedColumns: 'error' } } };
+    expect(parseControlFile(JSON.stringify(strict), { feed: 'hr' }).control?.files['people.csv']?.unmappedColumns).toBe('error');
+    expect(parseControlFile(JSON.stringify(valid), { feed: 'hr' }).control?.files['people.csv']?.unmappedColumns).toBe('allow');
+    const wrong = { ...valid, files: { ...valid.files, 'people.csv': { type: 'users', unmappedColumns: 'warn' } } };
+    expect(messages(JSON.stringify(wrong))).toEqual(['control.json /files/people.csv/unmappedColumns: must be one of "allow", "error"']);
+  });
+});
+
+describe('header of a real export', () => {
+  const canvas = ['user_id', 'integration_id', 'login_id', 'password', 'first_name', 'last_name', 'full_name', 'sortable_name', 'short_name', 'email', 'status', 'pronouns'];
+  const mapped = ['user_id', 'first_name', 'last_name', 'email', 'status'];
+
+  it('allows columns the mapping does not use and lists them once', () => {
+    expect(checkHeader(canvas, mapped, { ignoreColumns: [] }, 'users.csv')).toEqual([]);
+    expect(unusedColumns(canvas, mapped)).toEqual(['integration_id', 'login_id', 'password', 'full_name', 'sortable_name', 'short_name', 'pronouns']);
+  });
+
+  it('fails the set on an unmapped column when the file entry says "unmappedColumns": "error"', () => {
+    const problems = checkHeader(canvas, mapped, { ignoreColumns: ['integration_id', 'login_id', 'password', 'full_name', 'sortable_name', 'short_name'], unmappedColumns: 'error' }, 'users.csv');
+    expect(problems.map(formatProblem)).toEqual([
+      'users.csv:1:12: column "pronouns" is not mapped and this file says "unmappedColumns": "error"; map it or list it in "ignoreColumns"',
+    ]);
+    expect(checkKeysSeen(new Set(['user_id', 'first_name', 'last_name', 'email', 'status', 'extra']), mapped, 'users.json', { ignoreColumns: [], unmappedColumns: 'error' })).toMatchObject([
+      { code: 'header_unknown', file: 'users.json', message: expect.stringMatching(/"extra" is not mapped/) },
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { UsersSection } from '../../src/core/control/types.js';
 import { formatProblem } from '../../src/core/problems.js';
-import { mapUser } from '../../src/core/records/users.js';
+import { sourcePolicy } from '../../src/core/records/sourceRecord.js';
+import { mapUser, recordKey, rowFingerprint } from '../../src/core/records/users.js';
 
 const section: UsersSection = {
   key: 'email',
@@ -61,5 +62,125 @@ describe('mapping a user', () => {
   it('needs only the key on a row with the delete flag', () => {
     const { record } = mapUser(section, row({ STATUS: 'gone', FIRST: '', LAST: '' }), 'p.csv', columnOf);
     expect(record).toMatchObject({ key: 'ada@example.org', deleteFlag: true });
+  });
+});
+
+describe('values arrive whole or are row errors', () => {
+  const long: UsersSection = {
+    key: 'username',
+    fields: { username: { column: 'ID' }, email: { column: 'MAIL' }, firstName: { column: 'F' }, lastName: { column: 'L' }, country: { column: 'C' }, biography: { column: 'BIO' } },
+    groupRules: [],
+  };
+  const cols = ['ID', 'MAIL', 'F', 'L', 'C', 'BIO', 'X'];
+  const at = (c?: string) => (c === undefined ? undefined : cols.indexOf(c) + 1);
+  const person = (values: Record<string, string> = {}) => ({ line: 7, values: { ID: 'u1', MAIL: 'a@example.org', F: 'A', L: 'B', C: '', BIO: '', ...values } });
+
+  it('counts characters as the database does: 255 emoji fit a 255-character column, 256 do not', () => {
+    expect(mapUser(long, person({ C: '🌍'.repeat(255) }), 'p.csv', at).problems).toEqual([]);
+    expect(mapUser(long, person({ C: '🌍'.repeat(256) }), 'p.csv', at).problems.map(formatProblem)).toEqual([
+      'p.csv:7:5: country is 256 characters long; at most 255 are allowed',
+    ]);
+    expect(mapUser(long, person({ BIO: 'é'.repeat(65_535) }), 'p.csv', at).problems).toEqual([]);
+    expect(mapUser(long, person({ BIO: 'é'.repeat(65_536) }), 'p.csv', at).problems).toMatchObject([{ code: 'value_too_long', line: 7, column: 6 }]);
+  });
+
+  it('rejects half of a surrogate pair (a JSON escape) instead of storing U+FFFD', () => {
+    expect(mapUser(long, person({ C: 'N\ud800Z' }), 'p.json', at).problems).toMatchObject([{ code: 'value_invalid', line: 7, column: 5 }]);
+    const withCustom = { ...long, fields: { ...long.fields, 'custom.note': { column: 'X' } } };
+    expect(mapUser(withCustom, person({ X: '\udc00' }), 'p.json', at).problems).toMatchObject([{ code: 'value_invalid', line: 7, column: 7 }]);
+  });
+
+  it('rejects custom fields that together are more than 1 MiB of JSON, at the longest one', () => {
+    const wide: UsersSection = { ...long, fields: { ...long.fields, ...Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`custom.c${i}`, { column: `C${i}` }])) } };
+    const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`C${i}`, '€'.repeat(i === 42 ? 4096 : 3600)]));
+    const columnOfWide = (c?: string) => (c?.startsWith('C') && c.length > 1 ? 10 + Number(c.slice(1)) : undefined);
+    expect(mapUser(wide, person(values), 'p.csv', columnOfWide).problems).toMatchObject([{ code: 'value_too_long', line: 7, column: 52 }]);
+    const fewer = Object.fromEntries(Object.entries(values).slice(0, 90));
+    expect(mapUser(wide, person(fewer), 'p.csv', columnOfWide).problems).toEqual([]);
+  });
+});
+
+describe('keys', () => {
+  const byEmail: UsersSection = { key: 'email', fields: { email: { column: 'MAIL' }, firstName: { column: 'F' }, lastName: { column: 'L' } }, groupRules: [] };
+  const byName: UsersSection = { ...byEmail, key: 'username', fields: { ...byEmail.fields, username: { column: 'ID' } } };
+  const cols = ['ID', 'MAIL', 'F', 'L'];
+  const at = (c?: string) => (c === undefined ? undefined : cols.indexOf(c) + 1);
+  const person = (values: Record<string, string>) => ({ line: 3, values: { ID: 'u1', F: 'A', L: 'B', ...values } });
+
+  it('makes composed, decomposed and fullwidth spellings of one address one key', () => {
+    const spellings = ['Zoë@Example.org', 'Zoe\u0308@example.org', 'Ｚｏë＠ｅｘａｍｐｌｅ．ｏｒｇ'];
+    const keys = spellings.map((MAIL) => mapUser(byEmail, person({ MAIL }), 'p.csv', at).record?.key);
+    expect(keys).toEqual(['zoë@example.org', 'zoë@example.org', 'zoë@example.org']);
+    expect(spellings.map((MAIL) => recordKey(byEmail, person({ MAIL })))).toEqual(keys);
+  });
+
+  it('rejects a BOM or NUL inside a key or an email instead of making a new user', () => {
+    expect(mapUser(byEmail, person({ MAIL: 'zoe\uFEFF@example.org' }), 'p.csv', at).problems).toMatchObject([{ code: 'key_invalid', line: 3, column: 2 }]);
+    expect(mapUser(byName, person({ ID: 'u\u00001', MAIL: 'z@example.org' }), 'p.csv', at).problems.map(formatProblem)).toEqual([
+      'p.csv:3:1: username contains the invisible character U+0000; it would name a different user',
+    ]);
+    expect(mapUser(byName, person({ MAIL: 'z\u0000@example.org' }), 'p.csv', at).problems).toMatchObject([{ code: 'email_invalid', column: 2 }]);
+  });
+});
+
+describe('names and the raw record', () => {
+  const section: UsersSection = {
+    key: 'username',
+    fields: { username: { column: 'constructor' }, email: { column: 'toString' }, firstName: { column: 'F' }, lastName: { column: 'L' }, title: { column: 'hasOwnProperty' } },
+    groupRules: [{ if: { column: 'valueOf', in: ['x'] }, add: 'g' }],
+  };
+  const at = () => 1;
+
+  it('treats constructor, toString and friends as plain column names, present or not', () => {
+    const full = mapUser(section, { line: 2, values: { constructor: 'u1', toString: 'a@example.org', F: 'A', L: 'B', hasOwnProperty: 'Dr', valueOf: 'x' } }, 'p.json', at);
+    expect(full.record).toMatchObject({ key: 'u1', profile: { email: 'a@example.org', title: 'Dr' }, groups: ['g'] });
+    // A JSON record without those keys: the field is empty, not Object.prototype.toString.
+    const named = { ...section, fields: { ...section.fields, 'custom.__proto__': { column: 'F' }, 'custom.constructor': { column: 'L' } } };
+    const custom = mapUser(named, { line: 2, values: { constructor: 'u1', toString: 'a@example.org', F: 'A', L: 'B' } }, 'p.json', at).record?.custom;
+    expect(JSON.stringify(custom)).toBe('{"__proto__":"A","constructor":"B"}');
+    const sparse = mapUser(section, { line: 3, values: { constructor: 'u2', F: 'A', L: 'B' } }, 'p.json', at);
+    expect(sparse.problems).toMatchObject([{ code: 'required_missing', message: 'email is required but empty' }]);
+  });
+
+  it('keeps secret and ignored columns out of the stored record, and out of the fingerprint unless mapped', () => {
+    const canvas: UsersSection = {
+      key: 'username',
+      fields: { username: { column: 'user_id' }, email: { column: 'email' }, firstName: { column: 'first_name' }, lastName: { column: 'last_name' }, 'custom.sso': { column: 'sso_token' } },
+      groupRules: [],
+    };
+    const values = { user_id: 'u1', email: 'a@example.org', first_name: 'A', last_name: 'B', password: 'hunter2', Client_Secret: 's', sso_token: 't', SSN: '1', integration_id: 'i1', notes: 'n' };
+    const policy = sourcePolicy(canvas, ['notes']);
+    const { record } = mapUser(canvas, { line: 2, values }, 'users.csv', () => 1, policy);
+    expect(record?.source).toEqual({ user_id: 'u1', email: 'a@example.org', first_name: 'A', last_name: 'B', integration_id: 'i1' });
+    expect(record?.custom).toEqual({ sso: 't' });
+
+    const fp = (v: Record<string, string>) => rowFingerprint('m', { line: 2, values: v }, policy);
+    expect(fp({ ...values, password: 'changed', notes: 'changed' })).toBe(fp(values));
+    expect(fp({ ...values, sso_token: 'changed' })).not.toBe(fp(values));
+    expect(fp({ ...values, integration_id: 'changed' })).not.toBe(fp(values));
+    // A record without such columns keeps the fingerprint it always had.
+    const plain = { user_id: 'u1', email: 'a@example.org', first_name: 'A', last_name: 'B' };
+    expect(fp(plain)).toBe(rowFingerprint('m', { line: 2, values: plain }));
+  });
+
+  it('uses the default for a value missing from the map, and passes it through without one', () => {
+    const mapped: UsersSection = {
+      key: 'username',
+      fields: { username: { column: 'ID' }, email: { column: 'M' }, firstName: { column: 'F' }, lastName: { column: 'L' }, jobTitle: { column: 'R', map: { RES: 'Researcher' }, default: 'Staff' }, company: { column: 'R', map: { RES: 'Lab' } } },
+      groupRules: [],
+    };
+    const map = (R: string) => mapUser(mapped, { line: 2, values: { ID: 'u', M: 'a@example.org', F: 'A', L: 'B', R } }, 'p.csv', () => 1).record?.profile;
+    expect(map('RES')).toMatchObject({ job_title: 'Researcher', company: 'Lab' });
+    expect(map('VISITOR')).toMatchObject({ job_title: 'Staff', company: 'VISITOR' });
+    expect(map('')).toMatchObject({ job_title: 'Staff', company: null });
+  });
+});
+
+describe('row errors stay storable', () => {
+  it('quotes at most 100 characters of a value in a message', () => {
+    const section: UsersSection = { key: 'username', fields: { username: { column: 'ID' }, email: { column: 'M' }, firstName: { column: 'F' }, lastName: { column: 'L' } }, groupRules: [] };
+    const { problems } = mapUser(section, { line: 2, values: { ID: 'u', M: 'x'.repeat(70_000), F: 'A', L: 'B' } }, 'p.csv', () => 2);
+    expect(problems.map((p) => p.code)).toEqual(['value_too_long', 'email_invalid']);
+    expect(Math.max(...problems.map((p) => p.message.length))).toBeLessThan(150);
   });
 });

@@ -23,7 +23,7 @@ const cases: [string, Record<string, string | Buffer | object>, string, 'refused
   ['an empty file', { 'control.json': control, 'users.csv': '' }, 'users.csv: the file is empty'],
   ['a wrong checksum', { 'control.json': withFile({ sha256: createHash('sha256').update('other').digest('hex') }), 'users.csv': csv }, 'users.csv: SHA-256 is'],
   ['a wrong row count', { 'control.json': withFile({ rows: 2 }), 'users.csv': csv }, 'users.csv: has 1 records; the control file says 2'],
-  ['an unknown header', { 'control.json': control, 'users.csv': csv.replace('groups', 'groups,phone').replace('staff', 'staff,123') }, 'users.csv:1:6: column "phone" is not mapped'],
+  ['an unmapped header where the file entry forbids one', { 'control.json': withFile({ unmappedColumns: 'error' }), 'users.csv': csv.replace('groups', 'groups,phone').replace('staff', 'staff,123') }, 'users.csv:1:6: column "phone" is not mapped'],
   ['a duplicate header', { 'control.json': control, 'users.csv': 'id,email,first,last,groups,email\n' }, 'users.csv:1:6: column "email" appears twice in the header (columns 2 and 6)'],
   ['a mapped column absent', { 'control.json': control, 'users.csv': 'id,email,first,groups\nu1,a@example.org,Ada,\n' }, 'users.csv:1: the control file maps column "last" but the header has no such column'],
   ['undecodable bytes', { 'control.json': control, 'users.csv': Buffer.concat([Buffer.from('id,email,first,last,groups\nu1,a@example.org,Ad'), Buffer.from([0xff]), Buffer.from(',L,\n')]) }, 'users.csv:2:20: bytes that are not valid utf-8'],

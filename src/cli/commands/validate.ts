@@ -13,9 +13,11 @@ export const validateCommand: Command = {
         rows: result.rows,
         errorRows: result.errorRows,
         failure: result.failure ?? null,
+        ignoredColumns: result.ignoredColumns,
         errors: result.problems.map(({ text: _text, ...p }) => p),
       });
     } else {
+      for (const line of result.ignoredColumns) process.stdout.write(`note: ${line}\n`);
       for (const p of result.problems) process.stdout.write(`${p.level === 'set' ? 'error' : 'row error'}: ${p.text} [${p.code}]\n`);
       process.stdout.write(
         result.ok

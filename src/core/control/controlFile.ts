@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { lineAndColumn, setProblem, type Problem } from '../problems.js';
+import { duplicateKeys } from './duplicateKeys.js';
+import { escapePointer } from './pointer.js';
 import { checkControlSchema } from './schema.js';
 import type { ControlFile, FieldMapping, FileSpec, UsersSection } from './types.js';
 
@@ -31,6 +33,14 @@ export function parseControlFile(text: string, options: { fileName?: string; fee
       ],
     };
   }
+  const duplicates = duplicateKeys(source);
+  if (duplicates.length) {
+    return {
+      problems: duplicates.map((d) =>
+        setProblem('control_duplicate_key', duplicateMessage(d.key, d.pointer, d.firstLine), { file, line: d.line, column: d.column, pointer: `${d.pointer}/${escapePointer(d.key)}` }),
+      ),
+    };
+  }
   const violations = checkControlSchema(raw);
   if (violations.length) {
     return {
@@ -40,6 +50,11 @@ export function parseControlFile(text: string, options: { fileName?: string; fee
   const control = normalise(raw as RawControl);
   const problems = semanticProblems(control, file, options.feed);
   return { control: problems.length ? undefined : control, problems };
+}
+
+function duplicateMessage(key: string, pointer: string, firstLine: number): string {
+  const what = pointer === '/files' ? `the file "${key}" is named twice in "files"` : `"${key}" appears twice in ${pointer ? `"${pointer}"` : 'the control file'}`;
+  return `${what} (first on line ${firstLine}); JSON keeps only the last, so say it once`;
 }
 
 type RawMapping = string | FieldMapping;
@@ -57,7 +72,8 @@ interface RawControl {
 const mapping = (m: RawMapping): FieldMapping => (typeof m === 'string' ? { column: m } : m);
 
 function normalise(raw: RawControl): ControlFile {
-  const files: Record<string, FileSpec> = {};
+  // Names come from the source: `__proto__` or `toString` must be plain keys, not Object's.
+  const files = Object.create(null) as Record<string, FileSpec>;
   for (const [name, spec] of Object.entries(raw.files)) {
     const format = spec.format ?? formatFromName(name);
     files[name] = {
@@ -68,6 +84,7 @@ function normalise(raw: RawControl): ControlFile {
       rows: spec.rows,
       sha256: spec.sha256?.toLowerCase(),
       ignoreColumns: spec.ignoreColumns ?? [],
+      unmappedColumns: spec.unmappedColumns ?? 'allow',
     };
   }
   return {
@@ -110,7 +127,7 @@ function semanticProblems(control: ControlFile, file: string, feed: string | und
       }),
     );
   }
-  if (file in control.files) at(`/files/${escapePointer(file)}`, 'the control file cannot list itself as a data file');
+  if (Object.hasOwn(control.files, file)) at(`/files/${escapePointer(file)}`, 'the control file cannot list itself as a data file');
   const types = new Set(Object.values(control.files).map((f) => f.type));
   for (const type of types) {
     if (!control[type]) at('', `files of type "${type}" are listed, so a "${type}" section is required to map their columns`);
@@ -129,7 +146,7 @@ function semanticProblems(control: ControlFile, file: string, feed: string | und
   return problems;
 }
 
-export const escapePointer = (segment: string) => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+export { escapePointer };
 
 /** Node 20 says "at position N", Node 22+ says "(line L column C)". */
 function jsonErrorPosition(text: string, error: Error): { line?: number; column?: number } {

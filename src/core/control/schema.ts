@@ -79,7 +79,7 @@ function describe(error: ErrorObject): SchemaViolation | null {
 
 function hintFor(pointer: string): string {
   if (pointer === '') return ' (known: version, feed, mode, files, users, groups, memberships)';
-  if (/^\/files\/[^/]+$/.test(pointer)) return ' (known: type, format, delimiter, encoding, rows, sha256, ignoreColumns)';
+  if (/^\/files\/[^/]+$/.test(pointer)) return ' (known: type, format, delimiter, encoding, rows, sha256, ignoreColumns, unmappedColumns)';
   if (/\/fields\/[^/]+$/.test(pointer)) return ' (known: column, map, default, transform, split)';
   return '';
 }

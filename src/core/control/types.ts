@@ -11,6 +11,8 @@ export interface FileSpec {
   rows?: number;
   sha256?: string;
   ignoreColumns: string[];
+  /** `error`: a column the mapping does not use fails the set (a source whose shape must not drift). */
+  unmappedColumns?: 'allow' | 'error';
 }
 
 export interface FieldMapping {
@@ -45,7 +47,11 @@ export interface ControlFile {
   memberships?: { fields: { user: FieldMapping; group: FieldMapping } };
 }
 
-/** The user fields Sluice knows, with their directory column and longest accepted value. */
+/**
+ * The user fields Sluice knows, with their directory column and longest accepted value in
+ * characters (Unicode code points, as MySQL counts them in VARCHAR; the long text columns are
+ * MEDIUMTEXT, whose 16 MiB hold 65 535 characters of any script).
+ */
 export const userFields = {
   username: { column: 'username', maxLength: 255 },
   email: { column: 'email', maxLength: 320 },
@@ -64,4 +70,11 @@ export const userFields = {
 export type UserField = keyof typeof userFields;
 export const requiredUserFields: UserField[] = ['email', 'firstName', 'lastName'];
 export const customValueMaxLength = 4096;
+/** The custom fields of one user, as the JSON stored in `custom` (UTF-8 bytes). */
+export const customMaxBytes = 1024 * 1024;
+/** The raw record kept for user lookup (`source_record`, MEDIUMTEXT: UTF-8 bytes). */
+export const sourceRecordMaxBytes = 16 * 1024 * 1024 - 1;
 export const groupCodeMaxLength = 255;
+export const groupNameMaxLength = 255;
+/** `user_key` holds a username (255) or an email address (320). */
+export const userKeyMaxLength = 320;

@@ -63,7 +63,7 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
 
 /** The header's columns read from the fields moved by `shift` places (missing ones left out). */
 function byPosition(columns: string[], fields: string[], shift: number): Record<string, string> {
-  const values: Record<string, string> = {};
+  const values: Record<string, string> = Object.create(null); // a column may be called __proto__
   for (let i = 0; i < columns.length; i++) {
     const value = fields[i + shift];
     if (value !== undefined) values[columns[i]!] = value;

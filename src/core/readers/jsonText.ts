@@ -80,7 +80,7 @@ export function toRow(record: unknown, file: string, line: number, limits: ReadL
   if (!record || typeof record !== 'object' || Array.isArray(record)) {
     return { line, values: {}, rejected: rowProblem('json_malformed', `each record must be a JSON object (found ${kindOf(record)})`, { file, line, column: 1 }) };
   }
-  const values: Record<string, SourceValue> = {};
+  const values: Record<string, SourceValue> = Object.create(null); // a key may be called __proto__
   let tooLong: string | undefined;
   for (const [key, value] of Object.entries(record as Record<string, unknown>)) {
     let text: SourceValue;
@@ -105,7 +105,7 @@ export function toRow(record: unknown, file: string, line: number, limits: ReadL
  * pairs, so that the user it was about still counts as present.
  */
 export function salvage(text: string): Record<string, SourceValue> {
-  const values: Record<string, SourceValue> = {};
+  const values: Record<string, SourceValue> = Object.create(null);
   const pair = /"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g;
   for (let m = pair.exec(text); m; m = pair.exec(text)) {
     try {

@@ -12,13 +12,25 @@ function convert(raw: string, mapping: FieldMapping): string {
   // Values are always trimmed: stray spaces around an export's values are never meaningful.
   let value = raw.trim();
   for (const t of mapping.transform ?? []) value = transforms[t](value);
-  if (mapping.map && Object.hasOwn(mapping.map, value)) value = mapping.map[value]!;
+  if (mapping.map && value !== '') {
+    // A value the map does not know takes the default, if there is one (PRODUCT §3).
+    if (Object.hasOwn(mapping.map, value)) value = mapping.map[value]!;
+    else if (mapping.default !== undefined) value = mapping.default;
+  }
   return value;
+}
+
+/**
+ * A column's value, or undefined when the record has no such column. Own properties only: a
+ * column called `toString` or `constructor` is a column like any other, never Object's.
+ */
+export function columnValue(values: Record<string, SourceValue>, column: string | undefined): SourceValue | undefined {
+  return column !== undefined && Object.hasOwn(values, column) ? values[column] : undefined;
 }
 
 /** One field's value from a source record: transform, map, default. */
 export function singleValue(values: Record<string, SourceValue>, mapping: FieldMapping): string {
-  const raw = mapping.column === undefined ? '' : values[mapping.column];
+  const raw = columnValue(values, mapping.column);
   const text = raw === undefined ? '' : Array.isArray(raw) ? raw.join(', ') : raw;
   const value = convert(text, mapping);
   return value === '' ? (mapping.default ?? '') : value;
@@ -26,7 +38,7 @@ export function singleValue(values: Record<string, SourceValue>, mapping: FieldM
 
 /** A multi-valued field (`split`): each part transformed and mapped, empty parts dropped. */
 export function multiValue(values: Record<string, SourceValue>, mapping: FieldMapping): string[] {
-  const raw = mapping.column === undefined ? '' : values[mapping.column];
+  const raw = columnValue(values, mapping.column);
   const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : mapping.split ? raw.split(mapping.split) : [raw];
   const result = parts.map((p) => convert(p, mapping)).filter((p) => p !== '');
   if (result.length === 0 && mapping.default) return [mapping.default];

@@ -1,7 +1,8 @@
-import { groupCodeMaxLength, type ControlFile, type UsersSection } from '../control/types.js';
+import { groupCodeMaxLength, groupNameMaxLength, userKeyMaxLength, type ControlFile, type UsersSection } from '../control/types.js';
 import { rowProblem, type Problem } from '../problems.js';
 import type { SourceRow } from '../readers/types.js';
 import { mappedColumns, singleValue } from './fieldValue.js';
+import { charLength, isWellFormed } from './limits.js';
 import { normaliseKey } from './users.js';
 
 export interface GroupRecord {
@@ -27,8 +28,9 @@ export function mapGroup(section: Section<'groups'>, row: SourceRow, file: strin
   const where = (c?: string) => ({ file, line: row.line, column: columnOf(c) });
   const problems: Problem[] = [];
   if (!code) problems.push(rowProblem('required_missing', 'the group code is empty', where(section.fields.code.column)));
-  if (code.length > groupCodeMaxLength) problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, where(section.fields.code.column)));
-  if (name.length > 255) problems.push(rowProblem('value_too_long', 'the group name is longer than 255 characters', where(section.fields.name?.column)));
+  if (charLength(code) > groupCodeMaxLength) problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, where(section.fields.code.column)));
+  if (charLength(name) > groupNameMaxLength) problems.push(rowProblem('value_too_long', `the group name is longer than ${groupNameMaxLength} characters`, where(section.fields.name?.column)));
+  if (!isWellFormed(code + name)) problems.push(rowProblem('value_invalid', 'the group contains half of a UTF-16 surrogate pair, which cannot be stored', where(section.fields.code.column)));
   if (problems.length) return { record: null, problems };
   return { record: { code, name: name || null, line: row.line } satisfies GroupRecord, problems };
 }
@@ -45,7 +47,10 @@ export function mapMembership(
   const problems: Problem[] = [];
   if (!user) problems.push(rowProblem('required_missing', 'the user is empty', { file, line: row.line, column: columnOf(section.fields.user.column) }));
   if (!group) problems.push(rowProblem('required_missing', 'the group is empty', { file, line: row.line, column: columnOf(section.fields.group.column) }));
-  if (group.length > groupCodeMaxLength) {
+  if (charLength(user) > userKeyMaxLength) {
+    problems.push(rowProblem('value_too_long', `the user is longer than ${userKeyMaxLength} characters`, { file, line: row.line, column: columnOf(section.fields.user.column) }));
+  }
+  if (charLength(group) > groupCodeMaxLength) {
     problems.push(rowProblem('value_too_long', `the group code is longer than ${groupCodeMaxLength} characters`, { file, line: row.line, column: columnOf(section.fields.group.column) }));
   }
   if (problems.length) return { record: null, problems };

@@ -1,14 +1,19 @@
+import type { FileSpec } from '../control/types.js';
 import { setProblem, type Problem } from '../problems.js';
 
+type ColumnRules = Pick<FileSpec, 'ignoreColumns' | 'unmappedColumns'>;
+
 /**
- * Header checks for a delimited file: no empty or duplicate names, every mapped column present,
- * and every present column mapped or declared in `ignoreColumns` — so a shifted or renamed
- * column fails the set instead of silently feeding the wrong field.
+ * Header checks for a delimited file: no empty or duplicate names and every mapped column
+ * present. Columns the mapping does not use are allowed — real exports carry dozens — unless
+ * the file entry says `"unmappedColumns": "error"`: then a column that is neither mapped nor in
+ * `ignoreColumns` fails the set, so a source whose shape must not drift cannot feed a shifted
+ * or renamed column into the wrong field.
  */
-export function checkHeader(columns: string[], required: string[], ignored: string[], file: string): Problem[] {
+export function checkHeader(columns: string[], required: string[], rules: ColumnRules, file: string): Problem[] {
   const problems: Problem[] = [];
   const seen = new Map<string, number>();
-  const known = new Set([...required, ...ignored]);
+  const known = new Set([...required, ...rules.ignoreColumns]);
   columns.forEach((name, index) => {
     const column = index + 1;
     if (name === '') {
@@ -21,15 +26,7 @@ export function checkHeader(columns: string[], required: string[], ignored: stri
       return;
     }
     seen.set(name, column);
-    if (!known.has(name)) {
-      problems.push(
-        setProblem('header_unknown', `column "${name}" is not mapped; map it in the control file or list it in this file's "ignoreColumns"`, {
-          file,
-          line: 1,
-          column,
-        }),
-      );
-    }
+    if (rules.unmappedColumns === 'error' && !known.has(name)) problems.push(unmappedProblem(name, file, { line: 1, column }));
   });
   for (const name of new Set(required)) {
     if (!seen.has(name)) {
@@ -39,9 +36,32 @@ export function checkHeader(columns: string[], required: string[], ignored: stri
   return problems;
 }
 
-/** For JSON formats, whose records may omit keys: a mapped key no record has at all. */
-export function checkKeysSeen(seen: Set<string>, required: string[], file: string): Problem[] {
-  return [...new Set(required)]
+const unmappedProblem = (name: string, file: string, where: { line?: number; column?: number } = {}) =>
+  setProblem('header_unknown', `column "${name}" is not mapped and this file says "unmappedColumns": "error"; map it or list it in "ignoreColumns"`, {
+    file,
+    ...where,
+  });
+
+/**
+ * For JSON formats, whose records may omit keys: a mapped key no record has at all, and with
+ * `"unmappedColumns": "error"` a key no mapping uses.
+ */
+export function checkKeysSeen(seen: Set<string>, required: string[], file: string, rules?: ColumnRules): Problem[] {
+  const problems = [...new Set(required)]
     .filter((name) => !seen.has(name))
     .map((name) => setProblem('column_missing', `the control file maps "${name}" but no record has that key`, { file }));
+  if (rules?.unmappedColumns === 'error') {
+    const known = new Set([...required, ...rules.ignoreColumns]);
+    for (const name of seen) if (!known.has(name)) problems.push(unmappedProblem(name, file));
+  }
+  return problems;
 }
+
+/** The columns (or JSON keys) of a file that no mapping uses, in file order. */
+export function unusedColumns(columns: Iterable<string>, required: string[]): string[] {
+  const used = new Set(required);
+  return [...new Set(columns)].filter((name) => name !== '' && !used.has(name));
+}
+
+/** The run event that lists them, once per file. */
+export const ignoredColumnsMessage = (file: string, columns: string[]): string => `${file}: ignored columns: ${columns.join(', ')}`;

@@ -1,12 +1,19 @@
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import type { Knex } from 'knex';
+import { SluiceError } from '../../errors.js';
 import { log } from '../../log.js';
 import { ChunkedWriter, type BulkWriter } from '../bulk.js';
 import type { Dialect } from '../dialect.js';
 
 interface RawMysql {
-  query(options: { sql: string; infileStreamFactory?: () => NodeJS.ReadableStream }, callback: (error: Error | null) => void): void;
+  query(options: { sql: string; infileStreamFactory?: () => NodeJS.ReadableStream }, callback: (error: Error | null, result?: unknown) => void): void;
+}
+
+interface Warning {
+  Level: string;
+  Code: number;
+  Message: string;
 }
 
 const loadDataEnabled = new WeakMap<Knex, Promise<boolean>>();
@@ -59,10 +66,20 @@ class LoadDataWriter implements BulkWriter {
     return (async () => {
       const conn = (await this.knex.client.acquireConnection()) as RawMysql;
       const query = (options: Parameters<RawMysql['query']>[0]) =>
-        new Promise<void>((resolve, reject) => conn.query(options, (e) => (e ? reject(e) : resolve())));
+        new Promise<unknown>((resolve, reject) => conn.query(options, (e, result) => (e ? reject(e) : resolve(result))));
       try {
         await query({ sql: 'SET SESSION net_read_timeout = 86400' });
-        await query({ sql, infileStreamFactory: () => this.stream });
+        const result = (await query({ sql, infileStreamFactory: () => this.stream })) as { warningStatus?: number };
+        // LOAD DATA LOCAL turns what an INSERT refuses (a value too long, a bad number) into
+        // warnings and stores the value cut: any warning fails the load instead.
+        if (result?.warningStatus) {
+          const warnings = (await query({ sql: 'SHOW WARNINGS LIMIT 5' })) as Warning[];
+          throw new SluiceError(
+            'database',
+            `loading ${this.table} gave ${result.warningStatus} warning(s), so a value may have been stored cut or changed: ${warnings.map((w) => `${w.Level} ${w.Code}: ${w.Message}`).join('; ')}`,
+            { table: this.table, warnings },
+          );
+        }
       } finally {
         await this.knex.client.releaseConnection(conn);
       }

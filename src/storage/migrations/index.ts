@@ -10,6 +10,8 @@ import * as createFeedPulls from './20261121H-create-feed-pulls.js';
 import * as createJobTicks from './20261121I-create-job-ticks.js';
 import * as addRowFingerprints from './20261121J-add-row-fingerprints.js';
 import * as addRunHeartbeat from './20261128B-add-run-heartbeat.js';
+import * as widenLongTextColumns from './20261128E-widen-long-text-columns.js';
+import * as normaliseEmailKeys from './20261128E-normalise-email-keys.js';
 import * as createAttemptLimits from './20261128G-create-attempt-limits.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
@@ -25,6 +27,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121I-create-job-ticks': createJobTicks,
   '20261121J-add-row-fingerprints': addRowFingerprints,
   '20261128B-add-run-heartbeat': addRunHeartbeat,
+  '20261128E-widen-long-text-columns': widenLongTextColumns,
+  '20261128E-normalise-email-keys': normaliseEmailKeys,
   '20261128G-create-attempt-limits': createAttemptLimits,
 };
 

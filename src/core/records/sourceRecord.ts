@@ -1,0 +1,66 @@
+import type { UsersSection } from '../control/types.js';
+import type { SourceValue } from '../readers/types.js';
+import { usersColumns } from './users.js';
+
+/** Column names that mark a secret: never stored, whatever the mapping (PRODUCT §3). */
+const SECRET = /password|secret|token|ssn/i;
+export const isSecretColumn = (name: string): boolean => SECRET.test(name);
+
+type Values = Record<string, SourceValue>;
+
+/**
+ * What of a users file's records is kept. The raw record stored for user lookup holds the
+ * columns the source sent except those the file entry lists in `ignoreColumns` and secrets.
+ * The row fingerprint covers what is stored plus what is mapped, so a change to a column that
+ * is neither never makes a record "changed".
+ */
+export interface SourcePolicy {
+  stored(values: Values): Values;
+  fingerprinted(values: Values): Values;
+}
+
+const cache = new WeakMap<UsersSection, Map<string, SourcePolicy>>();
+
+export function sourcePolicy(section: UsersSection, ignoreColumns: readonly string[]): SourcePolicy {
+  const id = JSON.stringify(ignoreColumns);
+  let bySection = cache.get(section);
+  const known = bySection?.get(id);
+  if (known) return known;
+  const ignored = new Set(ignoreColumns);
+  const mapped = new Set(usersColumns(section));
+  const dropped = (name: string) => ignored.has(name) || isSecretColumn(name);
+  const stored = remembered((name) => !dropped(name));
+  const fingerprinted = remembered((name) => mapped.has(name) || !dropped(name));
+  const policy: SourcePolicy = {
+    stored: (values) => keep(values, stored),
+    fingerprinted: (values) => keep(values, fingerprinted),
+  };
+  if (!bySection) cache.set(section, (bySection = new Map()));
+  bySection.set(id, policy);
+  return policy;
+}
+
+/** A verdict per column name, worked out once: files have few names and many records. */
+function remembered(test: (name: string) => boolean): (name: string) => boolean {
+  const verdicts = new Map<string, boolean>();
+  return (name) => {
+    let verdict = verdicts.get(name);
+    if (verdict === undefined) verdicts.set(name, (verdict = test(name)));
+    return verdict;
+  };
+}
+
+/** The record itself when every column stays (the common case costs nothing), else a copy. */
+function keep(values: Values, kept: (name: string) => boolean): Values {
+  let all = true;
+  for (const name in values) {
+    if (!kept(name)) {
+      all = false;
+      break;
+    }
+  }
+  if (all) return values;
+  const result: Values = Object.create(null) as Values;
+  for (const name in values) if (kept(name)) result[name] = values[name]!;
+  return result;
+}
