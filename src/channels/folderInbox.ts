@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
-import { isTemporaryName, namedFiles } from '../core/uploadSet.js';
+import { fileNameProblem, isTemporaryName } from '../core/fileNames.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
 import { adoptArchivedFiles, completeIfReady, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
-import { getRun, runFiles } from '../runs/runs.service.js';
+import { getRun } from '../runs/runs.service.js';
 
 /** Where claimed files wait, inside the inbox (same file system: the claim is one rename). */
 const CLAIMED = '.claimed';
@@ -64,29 +64,23 @@ export class FolderInbox {
     return scan;
   }
 
+  /**
+   * Every file that arrives belongs to the feed's open set, named by the control file or not
+   * (an extra file then fails the set in validation, archived, instead of lying in the inbox
+   * forever) — as over HTTP and S3. The control file is claimed last, and only while nothing
+   * else in the folder is still being written, so a set never completes beside a file in flight.
+   */
   private async scanOnce(feed: Feed): Promise<void> {
     const folder = this.feedFolder(feed);
     await mkdir(folder, { recursive: true });
     await this.adoptClaimed(feed);
-    const settled = await this.settledFiles(folder);
+    const { settled, arriving } = await this.settledFiles(folder);
     const db = this.ctx.database.knex;
     const receiving = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).orderBy('id').first('id');
-    if (!receiving && !settled.has(CONTROL_FILE_NAME)) return;
-
     if (receiving) await adoptArchivedFiles(this.ctx, feed, await getRun(db, Number(receiving.id)));
-    const files = receiving ? await runFiles(db, Number(receiving.id)) : [];
-    const have = new Set(files.map((f) => f.name));
-    let wanted: string[] | null = null;
-    const control = files.find((f) => f.name === CONTROL_FILE_NAME);
-    if (control) wanted = namedFiles((await buffer(this.ctx.archive.read(control.storageKey))).toString('utf8'));
-    else if (settled.has(CONTROL_FILE_NAME)) wanted = namedFiles(await readFile(join(folder, CONTROL_FILE_NAME), 'utf8').catch(() => ''));
 
-    // Data files first, the control file last: the set completes only when all are in.
-    for (const name of wanted ?? []) {
-      if (name === CONTROL_FILE_NAME || have.has(name) || !settled.has(name)) continue;
-      await this.claim(feed, name);
-    }
-    if (!have.has(CONTROL_FILE_NAME) && settled.has(CONTROL_FILE_NAME)) {
+    for (const name of [...settled].sort()) if (name !== CONTROL_FILE_NAME) await this.claim(feed, name);
+    if (settled.has(CONTROL_FILE_NAME) && arriving === 0) {
       await this.claim(feed, CONTROL_FILE_NAME);
       return;
     }
@@ -118,8 +112,26 @@ export class FolderInbox {
     await this.attach(feed, holder, name);
   }
 
+  /**
+   * Reads the claimed file only if it is a regular file of the inbox's own file system: a link
+   * (to /etc/shadow, say) swapped in before the rename, a FIFO or a device is refused. The file
+   * is opened without following links and checked on the descriptor that is then read, so
+   * nothing can be swapped between the check and the copy; the archive never holds a link.
+   */
   private async attach(feed: Feed, holder: string, name: string) {
-    const result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), keepSource: false });
+    const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev);
+    if (typeof opened === 'string') {
+      await rm(holder, { recursive: true, force: true });
+      if (opened !== 'gone') log.warn('refused a file in the inbox folder', { feed: feed.slug, file: name, reason: opened });
+      return;
+    }
+    const handle = opened;
+    let result;
+    try {
+      result = await receiveFile(this.ctx, feed, 'folder', name, { stream: handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }) });
+    } finally {
+      await handle.close();
+    }
     await rm(holder, { recursive: true, force: true });
     log.info('claimed a file from the inbox folder', { feed: feed.slug, run: result.run.id, file: name, missing: result.missing });
     await faultPoint('folder:after-claim');
@@ -149,26 +161,57 @@ export class FolderInbox {
     }
   }
 
-  /** Names in the folder whose size and mtime have been stable for the settle time. */
-  private async settledFiles(folder: string): Promise<Set<string>> {
+  /**
+   * Names in the folder whose size and mtime have been stable for the settle time, and how many
+   * others are still changing. Links are looked at, not followed: claiming refuses them.
+   */
+  private async settledFiles(folder: string): Promise<{ settled: Set<string>; arriving: number }> {
     const settled = new Set<string>();
+    let arriving = 0;
     const now = this.now();
     for (const entry of await readdir(folder, { withFileTypes: true })) {
-      if (!entry.isFile() || isTemporaryName(entry.name)) continue;
+      if (!(entry.isFile() || entry.isSymbolicLink()) || isTemporaryName(entry.name)) continue;
       const path = join(folder, entry.name);
+      const problem = fileNameProblem(entry.name);
+      if (problem) {
+        if (!this.observed.has(path)) log.warn('a file in the inbox folder has a name no control file can list; it is left there', { folder, file: entry.name, problem });
+        this.observed.set(path, { size: -1, mtimeMs: -1, since: now });
+        continue;
+      }
       let info;
       try {
-        info = await stat(path);
+        info = await lstat(path);
       } catch {
         continue; // renamed or removed meanwhile
       }
       const seen = this.observed.get(path);
       if (!seen || seen.size !== info.size || seen.mtimeMs !== info.mtimeMs) {
         this.observed.set(path, { size: info.size, mtimeMs: info.mtimeMs, since: now });
-        if (this.settleMs > 0) continue;
+        if (this.settleMs > 0) {
+          arriving++;
+          continue;
+        }
       }
       if (now - (this.observed.get(path)?.since ?? now) >= this.settleMs) settled.add(entry.name);
+      else arriving++;
     }
-    return settled;
+    return { settled, arriving };
   }
+}
+
+/** The file at `path` opened for reading if it is a regular file on device `dev`; else why not. */
+async function openRegularFile(path: string, dev: number): Promise<FileHandle | string> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'gone' : code === 'ELOOP' ? 'it is a symbolic link' : `it cannot be opened (${code})`;
+  }
+  const info = await handle.stat();
+  const refusal = !info.isFile() ? 'it is not a regular file' : info.dev !== dev ? "it is not on the inbox's file system" : null;
+  if (refusal === null) return handle;
+  await handle.close();
+  return refusal;
 }
