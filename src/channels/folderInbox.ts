@@ -9,7 +9,7 @@ import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
 import { adoptArchivedFiles, completeIfReady, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
-import { getRun } from '../runs/runs.service.js';
+import { addRunEvent, getRun } from '../runs/runs.service.js';
 
 /** Where claimed files wait, inside the inbox (same file system: the claim is one rename). */
 const CLAIMED = '.claimed';
@@ -122,7 +122,12 @@ export class FolderInbox {
     const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev);
     if (typeof opened === 'string') {
       await rm(holder, { recursive: true, force: true });
-      if (opened !== 'gone') log.warn('refused a file in the inbox folder', { feed: feed.slug, file: name, reason: opened });
+      if (opened === 'gone') return;
+      log.warn('refused a file in the inbox folder', { feed: feed.slug, file: name, reason: opened });
+      // Said on the open set too, whose page then shows why a file it waits for never came.
+      const db = this.ctx.database.knex;
+      const open = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).orderBy('id').first('id');
+      if (open) await addRunEvent(db, Number(open.id), `refused ${name} from the inbox folder: ${opened}; only regular files are read`);
       return;
     }
     const handle = opened;

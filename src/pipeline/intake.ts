@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import type { Knex } from 'knex';
@@ -83,7 +83,8 @@ export async function queueRun(ctx: Context, runId: number): Promise<void> {
 export async function runFromFolder(ctx: Context, feed: Feed, folder: string, options: { keepSource: boolean; channel?: RunChannel }): Promise<Run> {
   const names = (await readdir(folder)).filter((n) => !isTemporaryName(n)).sort();
   const files: string[] = [];
-  for (const name of names) if ((await stat(join(folder, name))).isFile()) files.push(name);
+  // Links are not followed: what is imported is the folder's own files.
+  for (const name of names) if ((await lstat(join(folder, name))).isFile()) files.push(name);
   if (!files.includes(CONTROL_FILE_NAME)) throw usageError(`${folder} has no ${CONTROL_FILE_NAME}; it is the control file that describes the data files`);
   const run = await startRun(ctx, feed, options.channel ?? 'cli');
   for (const name of [...files.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
