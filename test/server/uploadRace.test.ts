@@ -12,6 +12,7 @@ import { processQueue } from '../../src/pipeline/queue.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { getRun, runFiles } from '../../src/runs/runs.service.js';
 import { runCli, sluice } from '../helpers/cli.js';
+import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples } from '../helpers/uploads.js';
 import { until } from '../helpers/wait.js';
@@ -42,17 +43,23 @@ function slowPut(url: string, key: string) {
   return { req, response, write };
 }
 
-describe('uploads racing with their set', () => {
+describe.each(testDatabases)('uploads racing with their set ($name)', (database) => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
+  let dropDatabase: () => Promise<void>;
   const keys: Record<string, string> = {};
   beforeAll(async () => {
-    server = await startTestServer();
+    const created = await database.create();
+    dropDatabase = created.drop;
+    server = await startTestServer({ DATABASE_URL: created.url });
     for (const slug of ['hr', 'twice']) {
       await addFeed(server.ctx.database.knex, slug);
       keys[slug] = (await createApiKey(server.ctx.database.knex, slug)).key;
     }
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase?.();
+  });
 
   const put = async (feed: string, name: string, body: Buffer) => {
     const response = await fetch(`${server.url}/api/v1/feeds/${feed}/files/${name}`, { method: 'PUT', body, headers: { authorization: `Bearer ${keys[feed]}` } });
