@@ -7,7 +7,7 @@ import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { fileNameProblem, isTemporaryName } from '../core/fileNames.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { adoptArchivedFiles, completeIfReady, receiveFile } from '../pipeline/receiving.js';
+import { adoptArchivedFiles, completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
 import { addRunEvent, getRun } from '../runs/runs.service.js';
 
@@ -28,6 +28,8 @@ interface Observation {
  */
 export class FolderInbox {
   private readonly observed = new Map<string, Observation>();
+  /** Files left in the inbox for their names, each logged once. */
+  private readonly misnamed = new Set<string>();
   private readonly scanning = new Map<string, Promise<void>>();
 
   constructor(
@@ -124,10 +126,10 @@ export class FolderInbox {
       await rm(holder, { recursive: true, force: true });
       if (opened === 'gone') return;
       log.warn('refused a file in the inbox folder', { feed: feed.slug, file: name, reason: opened });
-      // Said on the open set too, whose page then shows why a file it waits for never came.
-      const db = this.ctx.database.knex;
-      const open = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).orderBy('id').first('id');
-      if (open) await addRunEvent(db, Number(open.id), `refused ${name} from the inbox folder: ${opened}; only regular files are read`);
+      // Said on the feed's open set (opened for it if need be): its page shows why a file never
+      // came, and a set left incomplete fails visibly.
+      const run = await openReceivingRun(this.ctx, feed, 'folder');
+      await addRunEvent(this.ctx.database.knex, run.id, `refused ${name} from the inbox folder: ${opened}; only regular files are read`);
       return;
     }
     const handle = opened;
@@ -179,8 +181,8 @@ export class FolderInbox {
       const path = join(folder, entry.name);
       const problem = fileNameProblem(entry.name);
       if (problem) {
-        if (!this.observed.has(path)) log.warn('a file in the inbox folder has a name no control file can list; it is left there', { folder, file: entry.name, problem });
-        this.observed.set(path, { size: -1, mtimeMs: -1, since: now });
+        if (!this.misnamed.has(path)) log.warn('a file in the inbox folder has a name no control file can list; it is left there', { folder, file: entry.name, problem });
+        this.misnamed.add(path);
         continue;
       }
       let info;
