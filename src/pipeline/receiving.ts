@@ -83,6 +83,15 @@ export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Pr
 export async function completeIfReady(ctx: Context, runId: number): Promise<ReceiveResult> {
   const db = ctx.database.knex;
   const files = await runFiles(db, runId);
+  // A set that grows past what a set may hold fails now, with its files kept, rather than
+  // collecting uploads without end; the next file opens a new set.
+  if (files.length > MAX_SET_FILES + 1) {
+    const message = `the upload set holds ${files.length} files; a set holds at most ${MAX_SET_FILES} data files and its control file`;
+    await recordProblems(db, ctx.database.dialect, runId, [setProblem('file_extra', message)]);
+    await updateRunFields(db, runId, { error_count: 1 });
+    await transition(db, runId, ['receiving'], 'failed', { message });
+    return { run: await getRun(db, runId), missing: [] };
+  }
   const control = files.find((f) => f.name === CONTROL_FILE_NAME);
   if (!control) return { run: await getRun(db, runId), missing: [CONTROL_FILE_NAME] };
   // An oversized control file, or one naming more files than a set may hold, cannot say what

@@ -122,4 +122,20 @@ describe('upload limits and names', () => {
     expect(Math.max(...(await runEvents(db, runId)).map((e) => e.message.length))).toBeLessThan(300);
     expect((await runFiles(db, runId)).map((f) => f.name)).toEqual(['control.json']);
   });
+
+  it('fails an open set that grows past 101 files, keeping them, and opens a new set for the next file', async () => {
+    await addFeed(server.ctx.database.knex, 'flood');
+    const headers = { authorization: `Bearer ${(await createApiKey(server.ctx.database.knex, 'flood')).key}` };
+    const answers: Answer[] = [];
+    for (let i = 0; i < 103; i++) answers.push(await put(url(`f${i}.csv`, 'flood'), headers, Buffer.from('id\n1\n')));
+    expect(answers.map((a) => a.status).every((s) => s === 201)).toBe(true);
+    const first = answers[0]!.body.run.id as number;
+    expect(answers[100]!.body.run).toMatchObject({ id: first, state: 'receiving' });
+    expect(answers[101]!.body.run).toMatchObject({ id: first, state: 'failed' });
+    expect(answers[102]!.body.run).toMatchObject({ state: 'receiving' });
+    expect(answers[102]!.body.run.id).not.toBe(first);
+    const db = server.ctx.database.knex;
+    expect((await runErrors(db, first)).map((e) => e.text)).toEqual(['the upload set holds 102 files; a set holds at most 100 data files and its control file']);
+    expect(await runFiles(db, first)).toHaveLength(102);
+  });
 });
