@@ -70,6 +70,8 @@ describe('folder inbox against a symlink swapped in while it scans', () => {
     child.kill('SIGKILL');
     await exited;
     await until('the inbox to be emptied', async () => (await readdir(folder)).every((n) => n.startsWith('.')));
+    // No new scans, and the running one finished: the archive is at rest.
+    await server.inbox.close();
     await processQueue(server.ctx);
 
     const db = server.ctx.database.knex;
