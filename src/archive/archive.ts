@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -32,6 +32,11 @@ export interface Archive {
   write(key: string, source: AsyncIterable<Uint8Array> | Readable): Promise<StoredFile>;
   /** Streams bytes into a temporary file of their own, to be committed to a key later. */
   receive(source: AsyncIterable<Uint8Array> | Readable): Promise<IncomingFile>;
+  /**
+   * Like `receive` for a local file already opened and checked (the folder inbox): the bytes are
+   * exactly the opened file's, taken without a copy where the archive can link to it.
+   */
+  receiveOpened(path: string, handle: FileHandle): Promise<IncomingFile>;
   /** Removes temporary files that processes which stopped (even by SIGKILL) left behind. */
   sweep(): Promise<void>;
   /** Takes over a local file: a rename where possible, else copy, fsync and unlink. */
@@ -69,11 +74,47 @@ export class LocalArchive implements Archive {
     return join(this.root, key);
   }
 
-  async receive(source: AsyncIterable<Uint8Array> | Readable): Promise<IncomingFile> {
+  private async temporaryPath(): Promise<string> {
     const folder = join(this.root, INCOMING, processTag);
     await mkdir(folder, { recursive: true });
-    const temporary = join(folder, `${randomUUID()}.partial`);
-    const stored = await this.writeTo(temporary, source);
+    return join(folder, `${randomUUID()}.partial`);
+  }
+
+  async receive(source: AsyncIterable<Uint8Array> | Readable): Promise<IncomingFile> {
+    const temporary = await this.temporaryPath();
+    return this.incoming(temporary, await this.writeTo(temporary, source));
+  }
+
+  /**
+   * A hard link to the opened file, checked to be the very inode that was opened (link() does
+   * not follow a symbolic link, and the check catches a swap between open and link); the file
+   * where it lies stays until the caller removes it, so a crash loses nothing. Where no link
+   * can be made (another file system) or the inode differs, the opened file is copied.
+   */
+  async receiveOpened(path: string, handle: FileHandle): Promise<IncomingFile> {
+    const copy = () => this.receive(handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 256 * 1024 }));
+    const opened = await handle.stat();
+    const temporary = await this.temporaryPath();
+    try {
+      await link(path, temporary);
+    } catch {
+      return copy();
+    }
+    const linked = await lstat(temporary);
+    if (linked.ino !== opened.ino || linked.dev !== opened.dev) {
+      await rm(temporary, { force: true });
+      return copy();
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const chunk of handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    return this.incoming(temporary, { size, sha256: hash.digest('hex') });
+  }
+
+  private incoming(temporary: string, stored: StoredFile): IncomingFile {
     let committed = false;
     return {
       stored,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -55,6 +55,10 @@ export class S3Archive implements Archive {
         if (!committed) await this.remove(temporary);
       },
     };
+  }
+
+  receiveOpened(_path: string, handle: FileHandle): Promise<IncomingFile> {
+    return this.receive(handle.createReadStream({ start: 0, autoClose: false }));
   }
 
   async sweep(): Promise<void> {

@@ -117,8 +117,8 @@ export class FolderInbox {
   /**
    * Reads the claimed file only if it is a regular file of the inbox's own file system: a link
    * (to /etc/shadow, say) swapped in before the rename, a FIFO or a device is refused. The file
-   * is opened without following links and checked on the descriptor that is then read, so
-   * nothing can be swapped between the check and the copy; the archive never holds a link.
+   * is opened without following links and checked on the descriptor; the archive then takes
+   * exactly that inode (see `receiveOpened`), so nothing swapped in later gets in either.
    */
   private async attach(feed: Feed, holder: string, name: string) {
     const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev);
@@ -135,7 +135,7 @@ export class FolderInbox {
     const handle = opened;
     let result;
     try {
-      result = await receiveFile(this.ctx, feed, 'folder', name, { stream: handle.createReadStream({ autoClose: false, highWaterMark: 256 * 1024 }) });
+      result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), handle });
     } finally {
       await handle.close();
     }

@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
@@ -42,10 +43,16 @@ export interface ReceiveResult {
  * the feed's lock: a file that finishes after its set was completed joins the feed's next set,
  * and a run that has left `receiving` never has a file added or replaced.
  */
-export async function receiveFile(ctx: Context, feed: Feed, channel: RunChannel, name: string, source: { stream: AsyncIterable<Uint8Array> }): Promise<ReceiveResult> {
+export async function receiveFile(
+  ctx: Context,
+  feed: Feed,
+  channel: RunChannel,
+  name: string,
+  source: { stream: AsyncIterable<Uint8Array> } | { path: string; handle: FileHandle },
+): Promise<ReceiveResult> {
   const problem = fileNameProblem(name);
   if (problem) throw usageError(`${JSON.stringify(name)}: ${problem}`);
-  const incoming = await ctx.archive.receive(source.stream);
+  const incoming = 'stream' in source ? await ctx.archive.receive(source.stream) : await ctx.archive.receiveOpened(source.path, source.handle);
   let runId: number;
   try {
     await faultPoint('intake:after-archive');
