@@ -120,8 +120,10 @@ export class FolderInbox {
    * is opened without following links and checked on the descriptor; the archive then takes
    * exactly that inode (see `receiveOpened`), so nothing swapped in later gets in either.
    */
-  private async attach(feed: Feed, holder: string, name: string) {
-    const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev);
+  private async attach(feed: Feed, holder: string, name: string, adopting = false) {
+    // An adopted claim may carry a second name of our own: the archive's, if its server stopped
+    // after archiving it.
+    const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev, { allowLinks: adopting });
     if (typeof opened === 'string') {
       await rm(holder, { recursive: true, force: true });
       if (opened === 'gone') return;
@@ -163,7 +165,7 @@ export class FolderInbox {
       if (names.length === 0) await rm(holder, { recursive: true, force: true });
       for (const name of names.sort((a, b) => Number(a === CONTROL_FILE_NAME) - Number(b === CONTROL_FILE_NAME))) {
         log.warn('adopting a file claimed by a server that stopped', { feed: feed.slug, file: name });
-        await this.attach(feed, holder, name);
+        await this.attach(feed, holder, name, true);
       }
     }
   }
@@ -207,7 +209,7 @@ export class FolderInbox {
 }
 
 /** The file at `path` opened for reading if it is a regular file on device `dev`; else why not. */
-async function openRegularFile(path: string, dev: number): Promise<FileHandle | string> {
+async function openRegularFile(path: string, dev: number, { allowLinks }: { allowLinks: boolean }): Promise<FileHandle | string> {
   let handle: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO must not wait for a writer.
@@ -217,7 +219,15 @@ async function openRegularFile(path: string, dev: number): Promise<FileHandle | 
     return code === 'ENOENT' ? 'gone' : code === 'ELOOP' ? 'it is a symbolic link' : `it cannot be opened (${code})`;
   }
   const info = await handle.stat();
-  const refusal = !info.isFile() ? 'it is not a regular file' : info.dev !== dev ? "it is not on the inbox's file system" : null;
+  // A second name means the bytes also live elsewhere — a hard link to a file the source
+  // system could not read itself, say — so it is not the source's own upload.
+  const refusal = !info.isFile()
+    ? 'it is not a regular file'
+    : info.dev !== dev
+      ? "it is not on the inbox's file system"
+      : info.nlink > 1 && !allowLinks
+        ? 'it is a hard link to a file elsewhere'
+        : null;
   if (refusal === null) return handle;
   await handle.close();
   return refusal;
