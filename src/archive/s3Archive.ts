@@ -1,10 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Archive, StoredFile } from './archive.js';
+import type { Archive, IncomingFile, StoredFile } from './archive.js';
+
+/** Incoming objects older than this belong to a process that stopped before committing them. */
+const STALE_INCOMING_MS = 24 * 3_600_000;
 
 /**
  * The run archive in a bucket (`ARCHIVE_URL=s3://bucket/prefix/`): the same four calls as the
@@ -35,6 +38,39 @@ export class S3Archive implements Archive {
     const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.prefix + key, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 });
     await Promise.all([upload.done(), counting]);
     return { size, sha256: hash.digest('hex') };
+  }
+
+  async receive(source: AsyncIterable<Uint8Array> | Readable): Promise<IncomingFile> {
+    const temporary = `.incoming/${randomUUID()}`;
+    const stored = await this.write(temporary, source);
+    let committed = false;
+    return {
+      stored,
+      commit: async (key) => {
+        await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, CopySource: `${this.bucket}/${encodeURI(this.prefix + temporary)}` }));
+        committed = true;
+        await this.remove(temporary);
+      },
+      discard: async () => {
+        if (!committed) await this.remove(temporary);
+      },
+    };
+  }
+
+  receiveOpened(_path: string, handle: FileHandle): Promise<IncomingFile> {
+    return this.receive(handle.createReadStream({ start: 0, autoClose: false }));
+  }
+
+  async sweep(): Promise<void> {
+    const cutoff = Date.now() - STALE_INCOMING_MS;
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${this.prefix}.incoming/`, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        if ((object.LastModified?.getTime() ?? 0) < cutoff) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: object.Key }));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   async claim(key: string, path: string, { keepSource }: { keepSource: boolean }): Promise<StoredFile> {

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
-import { isTemporaryName, namedFiles } from '../core/uploadSet.js';
+import { fileNameProblem, isTemporaryName } from '../core/fileNames.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { adoptArchivedFiles, completeIfReady, receiveFile } from '../pipeline/receiving.js';
+import { adoptArchivedFiles, completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
-import { getRun, runFiles } from '../runs/runs.service.js';
+import { addRunEvent, getRun } from '../runs/runs.service.js';
 
 /** Where claimed files wait, inside the inbox (same file system: the claim is one rename). */
 const CLAIMED = '.claimed';
@@ -28,6 +28,8 @@ interface Observation {
  */
 export class FolderInbox {
   private readonly observed = new Map<string, Observation>();
+  /** Files left in the inbox for their names, each logged once. */
+  private readonly misnamed = new Set<string>();
   private readonly scanning = new Map<string, Promise<void>>();
 
   constructor(
@@ -64,29 +66,23 @@ export class FolderInbox {
     return scan;
   }
 
+  /**
+   * Every file that arrives belongs to the feed's open set, named by the control file or not
+   * (an extra file then fails the set in validation, archived, instead of lying in the inbox
+   * forever) — as over HTTP and S3. The control file is claimed last, and only while nothing
+   * else in the folder is still being written, so a set never completes beside a file in flight.
+   */
   private async scanOnce(feed: Feed): Promise<void> {
     const folder = this.feedFolder(feed);
     await mkdir(folder, { recursive: true });
     await this.adoptClaimed(feed);
-    const settled = await this.settledFiles(folder);
+    const { settled, arriving } = await this.settledFiles(folder);
     const db = this.ctx.database.knex;
     const receiving = await db('runs').where({ feed_id: feed.id, channel: 'folder', state: 'receiving' }).orderBy('id').first('id');
-    if (!receiving && !settled.has(CONTROL_FILE_NAME)) return;
-
     if (receiving) await adoptArchivedFiles(this.ctx, feed, await getRun(db, Number(receiving.id)));
-    const files = receiving ? await runFiles(db, Number(receiving.id)) : [];
-    const have = new Set(files.map((f) => f.name));
-    let wanted: string[] | null = null;
-    const control = files.find((f) => f.name === CONTROL_FILE_NAME);
-    if (control) wanted = namedFiles((await buffer(this.ctx.archive.read(control.storageKey))).toString('utf8'));
-    else if (settled.has(CONTROL_FILE_NAME)) wanted = namedFiles(await readFile(join(folder, CONTROL_FILE_NAME), 'utf8').catch(() => ''));
 
-    // Data files first, the control file last: the set completes only when all are in.
-    for (const name of wanted ?? []) {
-      if (name === CONTROL_FILE_NAME || have.has(name) || !settled.has(name)) continue;
-      await this.claim(feed, name);
-    }
-    if (!have.has(CONTROL_FILE_NAME) && settled.has(CONTROL_FILE_NAME)) {
+    for (const name of [...settled].sort()) if (name !== CONTROL_FILE_NAME) await this.claim(feed, name);
+    if (settled.has(CONTROL_FILE_NAME) && arriving === 0) {
       await this.claim(feed, CONTROL_FILE_NAME);
       return;
     }
@@ -118,8 +114,33 @@ export class FolderInbox {
     await this.attach(feed, holder, name);
   }
 
-  private async attach(feed: Feed, holder: string, name: string) {
-    const result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), keepSource: false });
+  /**
+   * Reads the claimed file only if it is a regular file of the inbox's own file system: a link
+   * (to /etc/shadow, say) swapped in before the rename, a FIFO or a device is refused. The file
+   * is opened without following links and checked on the descriptor; the archive then takes
+   * exactly that inode (see `receiveOpened`), so nothing swapped in later gets in either.
+   */
+  private async attach(feed: Feed, holder: string, name: string, adopting = false) {
+    // An adopted claim may carry a second name of our own: the archive's, if its server stopped
+    // after archiving it.
+    const opened = await openRegularFile(join(holder, name), (await lstat(this.feedFolder(feed))).dev, { allowLinks: adopting });
+    if (typeof opened === 'string') {
+      await rm(holder, { recursive: true, force: true });
+      if (opened === 'gone') return;
+      log.warn('refused a file in the inbox folder', { feed: feed.slug, file: name, reason: opened });
+      // Said on the feed's open set (opened for it if need be): its page shows why a file never
+      // came, and a set left incomplete fails visibly.
+      const run = await openReceivingRun(this.ctx, feed, 'folder');
+      await addRunEvent(this.ctx.database.knex, run.id, `refused ${name} from the inbox folder: ${opened}; only regular files are read`);
+      return;
+    }
+    const handle = opened;
+    let result;
+    try {
+      result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), handle });
+    } finally {
+      await handle.close();
+    }
     await rm(holder, { recursive: true, force: true });
     log.info('claimed a file from the inbox folder', { feed: feed.slug, run: result.run.id, file: name, missing: result.missing });
     await faultPoint('folder:after-claim');
@@ -144,31 +165,70 @@ export class FolderInbox {
       if (names.length === 0) await rm(holder, { recursive: true, force: true });
       for (const name of names.sort((a, b) => Number(a === CONTROL_FILE_NAME) - Number(b === CONTROL_FILE_NAME))) {
         log.warn('adopting a file claimed by a server that stopped', { feed: feed.slug, file: name });
-        await this.attach(feed, holder, name);
+        await this.attach(feed, holder, name, true);
       }
     }
   }
 
-  /** Names in the folder whose size and mtime have been stable for the settle time. */
-  private async settledFiles(folder: string): Promise<Set<string>> {
+  /**
+   * Names in the folder whose size and mtime have been stable for the settle time, and how many
+   * others are still changing. Links are looked at, not followed: claiming refuses them.
+   */
+  private async settledFiles(folder: string): Promise<{ settled: Set<string>; arriving: number }> {
     const settled = new Set<string>();
+    let arriving = 0;
     const now = this.now();
     for (const entry of await readdir(folder, { withFileTypes: true })) {
-      if (!entry.isFile() || isTemporaryName(entry.name)) continue;
+      if (!(entry.isFile() || entry.isSymbolicLink()) || isTemporaryName(entry.name)) continue;
       const path = join(folder, entry.name);
+      const problem = fileNameProblem(entry.name);
+      if (problem) {
+        if (!this.misnamed.has(path)) log.warn('a file in the inbox folder has a name no control file can list; it is left there', { folder, file: entry.name, problem });
+        this.misnamed.add(path);
+        continue;
+      }
       let info;
       try {
-        info = await stat(path);
+        info = await lstat(path);
       } catch {
         continue; // renamed or removed meanwhile
       }
       const seen = this.observed.get(path);
       if (!seen || seen.size !== info.size || seen.mtimeMs !== info.mtimeMs) {
         this.observed.set(path, { size: info.size, mtimeMs: info.mtimeMs, since: now });
-        if (this.settleMs > 0) continue;
+        if (this.settleMs > 0) {
+          arriving++;
+          continue;
+        }
       }
       if (now - (this.observed.get(path)?.since ?? now) >= this.settleMs) settled.add(entry.name);
+      else arriving++;
     }
-    return settled;
+    return { settled, arriving };
   }
+}
+
+/** The file at `path` opened for reading if it is a regular file on device `dev`; else why not. */
+async function openRegularFile(path: string, dev: number, { allowLinks }: { allowLinks: boolean }): Promise<FileHandle | string> {
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'gone' : code === 'ELOOP' ? 'it is a symbolic link' : `it cannot be opened (${code})`;
+  }
+  const info = await handle.stat();
+  // A second name means the bytes also live elsewhere — a hard link to a file the source
+  // system could not read itself, say — so it is not the source's own upload.
+  const refusal = !info.isFile()
+    ? 'it is not a regular file'
+    : info.dev !== dev
+      ? "it is not on the inbox's file system"
+      : info.nlink > 1 && !allowLinks
+        ? 'it is a hard link to a file elsewhere'
+        : null;
+  if (refusal === null) return handle;
+  await handle.close();
+  return refusal;
 }

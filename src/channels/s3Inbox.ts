@@ -1,9 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
-import { isPlainFileName, isTemporaryName, namedFiles } from '../core/uploadSet.js';
+import { fileNameProblem, isTemporaryName } from '../core/fileNames.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
 import { archiveKey, describeStored } from '../archive/archive.js';
@@ -36,9 +35,11 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 }
 
 /**
- * The S3 channel: `s3://bucket/<prefix>/<feed>/`. Objects are whole when they appear, so a set
- * is taken when its control file and every file it names are listed: each object is copied into
- * the run's archive, checked (size and SHA-256 of the archived copy), and only then deleted.
+ * The S3 channel: `s3://bucket/<prefix>/<feed>/`. Objects are whole when they appear, so every
+ * listed object joins the feed's open set at once, as a file does in the folder and over HTTP —
+ * named by the control file or not (an extra file then fails the set in validation instead of
+ * lying in the bucket forever). The control file goes last. Each object is copied into the
+ * run's archive, checked (size and SHA-256 of the archived copy), and only then deleted.
  */
 export async function pollS3Inbox(ctx: Context, client: S3Client, feedInboxUrl: string, feed: Feed): Promise<number | null> {
   const { bucket, prefix } = parseS3Url(feedInboxUrl);
@@ -48,21 +49,18 @@ export async function pollS3Inbox(ctx: Context, client: S3Client, feedInboxUrl: 
     const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
     for (const object of page.Contents ?? []) {
       const name = object.Key!.slice(prefix.length);
-      if (isPlainFileName(name) && !isTemporaryName(name)) objects.set(name, object);
+      if (name.includes('/') || isTemporaryName(name)) continue;
+      const problem = fileNameProblem(name);
+      if (problem) log.warn('S3 inbox: an object has a name no control file can list; it is left there', { feed: feed.slug, key: object.Key, problem });
+      else objects.set(name, object);
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  if (!objects.has(CONTROL_FILE_NAME)) return null;
 
-  const controlText = (await bodyBuffer(client, bucket, `${prefix}${CONTROL_FILE_NAME}`)).toString('utf8');
-  const named = namedFiles(controlText) ?? [];
-  const missing = named.filter((n) => !objects.has(n));
-  if (missing.length) {
-    log.info('S3 inbox: waiting for files', { feed: feed.slug, missing });
-    return null;
-  }
   let runId: number | null = null;
-  for (const name of [...named.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
+  const names = [...objects.keys()].filter((n) => n !== CONTROL_FILE_NAME).sort();
+  if (objects.has(CONTROL_FILE_NAME)) names.push(CONTROL_FILE_NAME);
+  for (const name of names) {
     const object = objects.get(name)!;
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
     const { run, stored } = await receiveFile(ctx, feed, 's3', name, { stream: response.Body as Readable });
@@ -74,11 +72,6 @@ export async function pollS3Inbox(ctx: Context, client: S3Client, feedInboxUrl: 
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }));
   }
   return runId;
-}
-
-async function bodyBuffer(client: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return buffer(response.Body as Readable);
 }
 
 /** Every feed's S3 inbox: `S3_INBOX_URL` + the feed's slug. */

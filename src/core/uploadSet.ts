@@ -1,11 +1,13 @@
-/** Names that are still being written by an uploader (SFTP, rsync, editors) and never picked up. */
-export function isTemporaryName(name: string): boolean {
-  return name.startsWith('.') || name.startsWith('~') || /\.(part|filepart|tmp)$/i.test(name);
-}
+import { fileNameProblem, isTemporaryName } from './fileNames.js';
 
-/** A plain file name: no folders, no `..`, nothing a path could be built from. */
+export { isTemporaryName };
+
+/** The control file's size limit; channels enforce it while the file streams in. */
+export const MAX_CONTROL_BYTES = 1024 * 1024;
+
+/** A name an upload set's file may carry (see `fileNameProblem`). */
 export function isPlainFileName(name: string): boolean {
-  return name.length > 0 && name.length <= 255 && name !== '.' && name !== '..' && !/[/\\\u0000]/.test(name);
+  return fileNameProblem(name) === null;
 }
 
 /** The run's mode, read leniently from the control file so the queue can order runs before validation. */

@@ -1,11 +1,12 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { archiveKey, type StoredFile } from '../archive/archive.js';
+import type { Knex } from 'knex';
+import { archiveKey, type IncomingFile, type StoredFile } from '../archive/archive.js';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
-import { isPlainFileName, isTemporaryName, peekMode } from '../core/uploadSet.js';
-import { usageError } from '../errors.js';
+import { isPlainFileName, isTemporaryName, MAX_CONTROL_BYTES, peekMode } from '../core/uploadSet.js';
+import { SluiceError, usageError } from '../errors.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
@@ -21,25 +22,51 @@ export async function startRun(ctx: Context, feed: Feed, channel: RunChannel, op
 export async function addRunFile(ctx: Context, run: Run, feed: Feed, name: string, source: FileSource) {
   if (!isPlainFileName(name)) throw usageError(`"${name}" is not a plain file name`);
   const key = archiveKey(feed.slug, run.id, name);
-  const stored = 'path' in source ? await ctx.archive.claim(key, source.path, { keepSource: source.keepSource }) : await ctx.archive.write(key, source.stream);
-  await faultPoint('intake:after-archive');
-  await recordRunFile(ctx, run.id, name, key, stored);
-  return stored;
+  if ('path' in source) {
+    const stored = await ctx.archive.claim(key, source.path, { keepSource: source.keepSource });
+    await faultPoint('intake:after-archive');
+    await recordRunFile(ctx, run.id, name, key, stored);
+    return stored;
+  }
+  const incoming = await ctx.archive.receive(source.stream);
+  try {
+    await faultPoint('intake:after-archive');
+    await ctx.database.knex.transaction(async (trx) => {
+      if (!(await lockReceivingRun(ctx, trx, run.id))) throw new SluiceError('conflict', `run ${run.id} is no longer receiving files`);
+      await commitRunFile(trx, run.id, name, key, incoming);
+    });
+  } finally {
+    await incoming.discard();
+  }
+  return incoming.stored;
+}
+
+/** Locks the run's row if it is still `receiving`: its files may change only while it is. */
+export async function lockReceivingRun(ctx: Context, trx: Knex.Transaction, runId: number): Promise<boolean> {
+  return !!(await ctx.database.dialect.forUpdate(trx('runs').where({ id: runId, state: 'receiving' }).first('id')));
+}
+
+/** Moves a received file to its key and records it, inside the caller's transaction that locked the receiving run. */
+export async function commitRunFile(trx: Knex.Transaction, runId: number, name: string, key: string, incoming: IncomingFile) {
+  await incoming.commit(key);
+  await insertRunFile(trx, runId, name, key, incoming.stored);
 }
 
 /** Records an archived file with its run; a file of the same name is replaced. */
 export async function recordRunFile(ctx: Context, runId: number, name: string, key: string, stored: StoredFile) {
-  await ctx.database.knex.transaction(async (trx) => {
-    await trx('run_files').where({ run_id: runId, name }).delete();
-    await trx('run_files').insert({
-      run_id: runId,
-      name,
-      role: name === CONTROL_FILE_NAME ? 'control' : 'data',
-      size: stored.size,
-      sha256: stored.sha256,
-      storage_key: key,
-      created_at: toDbTime(),
-    });
+  await ctx.database.knex.transaction((trx) => insertRunFile(trx, runId, name, key, stored));
+}
+
+async function insertRunFile(trx: Knex.Transaction, runId: number, name: string, key: string, stored: StoredFile) {
+  await trx('run_files').where({ run_id: runId, name }).delete();
+  await trx('run_files').insert({
+    run_id: runId,
+    name,
+    role: name === CONTROL_FILE_NAME ? 'control' : 'data',
+    size: stored.size,
+    sha256: stored.sha256,
+    storage_key: key,
+    created_at: toDbTime(),
   });
 }
 
@@ -47,7 +74,8 @@ export async function recordRunFile(ctx: Context, runId: number, name: string, k
 export async function queueRun(ctx: Context, runId: number): Promise<void> {
   const db = ctx.database.knex;
   const control = (await runFiles(db, runId)).find((f) => f.role === 'control');
-  const mode = control ? peekMode((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
+  // An oversized control file is never read here: validation fails the run for its size.
+  const mode = control && control.size <= MAX_CONTROL_BYTES ? peekMode((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
   await transition(db, runId, ['receiving'], 'queued', { message: 'upload set complete; queued', fields: { mode } });
 }
 
@@ -55,7 +83,8 @@ export async function queueRun(ctx: Context, runId: number): Promise<void> {
 export async function runFromFolder(ctx: Context, feed: Feed, folder: string, options: { keepSource: boolean; channel?: RunChannel; actor?: string }): Promise<Run> {
   const names = (await readdir(folder)).filter((n) => !isTemporaryName(n)).sort();
   const files: string[] = [];
-  for (const name of names) if ((await stat(join(folder, name))).isFile()) files.push(name);
+  // Links are not followed: what is imported is the folder's own files.
+  for (const name of names) if ((await lstat(join(folder, name))).isFile()) files.push(name);
   if (!files.includes(CONTROL_FILE_NAME)) throw usageError(`${folder} has no ${CONTROL_FILE_NAME}; it is the control file that describes the data files`);
   const run = await startRun(ctx, feed, options.channel ?? 'cli', { actor: options.actor });
   for (const name of [...files.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {

@@ -1,15 +1,17 @@
+import type { FileHandle } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import type { Context } from '../context.js';
 import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
-import { namedFiles } from '../core/uploadSet.js';
+import { fileNameProblem, MAX_SET_FILES } from '../core/fileNames.js';
+import { MAX_CONTROL_BYTES, namedFiles } from '../core/uploadSet.js';
+import { usageError } from '../errors.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { setProblem } from '../core/problems.js';
 import { addRunEvent, createRun, getRun, recordProblems, runFiles, transition, updateRunFields, type Run, type RunChannel } from '../runs/runs.service.js';
-import { describeStored, type StoredFile } from '../archive/archive.js';
+import { archiveKey, describeStored, type StoredFile } from '../archive/archive.js';
 import { toDbTime } from '../storage/dialect.js';
-import { addRunFile, queueRun, recordRunFile } from './intake.js';
-
-type Source = Parameters<typeof addRunFile>[4];
+import { faultPoint } from './faults.js';
+import { commitRunFile, lockReceivingRun, queueRun, recordRunFile } from './intake.js';
 
 /**
  * The feed's open upload set on a channel: files arriving one by one (HTTP uploads, a folder
@@ -35,11 +37,36 @@ export interface ReceiveResult {
   missing: string[];
 }
 
-/** Adds one file to the feed's open set on `channel` (replacing a file of the same name) and queues the set once complete. */
-export async function receiveFile(ctx: Context, feed: Feed, channel: RunChannel, name: string, source: Source): Promise<ReceiveResult> {
-  const run = await openReceivingRun(ctx, feed, channel);
-  const stored = await addRunFile(ctx, run, feed, name, source);
-  return { ...(await completeIfReady(ctx, run.id)), stored };
+/**
+ * Adds one file to the feed's open set on `channel` (replacing a file of the same name) and
+ * queues the set once complete. The set is chosen only once the file has fully arrived, under
+ * the feed's lock: a file that finishes after its set was completed joins the feed's next set,
+ * and a run that has left `receiving` never has a file added or replaced.
+ */
+export async function receiveFile(
+  ctx: Context,
+  feed: Feed,
+  channel: RunChannel,
+  name: string,
+  source: { stream: AsyncIterable<Uint8Array> } | { path: string; handle: FileHandle },
+): Promise<ReceiveResult> {
+  const problem = fileNameProblem(name);
+  if (problem) throw usageError(`${JSON.stringify(name)}: ${problem}`);
+  const incoming = 'stream' in source ? await ctx.archive.receive(source.stream) : await ctx.archive.receiveOpened(source.path, source.handle);
+  let runId: number;
+  try {
+    await faultPoint('intake:after-archive');
+    runId = await ctx.database.knex.transaction(async (trx) => {
+      await ctx.database.dialect.forUpdate(trx('feeds').where({ id: feed.id }).first('id'));
+      const open = await trx('runs').where({ feed_id: feed.id, channel, state: 'receiving' }).orderBy('id').first('id');
+      const id = open && (await lockReceivingRun(ctx, trx, Number(open.id))) ? Number(open.id) : (await createRun(trx, { feedId: feed.id, channel })).id;
+      await commitRunFile(trx, id, name, archiveKey(feed.slug, id, name), incoming);
+      return id;
+    });
+  } finally {
+    await incoming.discard();
+  }
+  return { ...(await completeIfReady(ctx, runId)), stored: incoming.stored };
 }
 
 /**
@@ -63,19 +90,35 @@ export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Pr
 export async function completeIfReady(ctx: Context, runId: number): Promise<ReceiveResult> {
   const db = ctx.database.knex;
   const files = await runFiles(db, runId);
+  // A set that grows past what a set may hold fails now, with its files kept, rather than
+  // collecting uploads without end; the next file opens a new set.
+  if (files.length > MAX_SET_FILES + 1) {
+    const message = `the upload set holds ${files.length} files; a set holds at most ${MAX_SET_FILES} data files and its control file`;
+    await recordProblems(db, ctx.database.dialect, runId, [setProblem('file_extra', message)]);
+    await updateRunFields(db, runId, { error_count: 1 });
+    await transition(db, runId, ['receiving'], 'failed', { message });
+    return { run: await getRun(db, runId), missing: [] };
+  }
   const control = files.find((f) => f.name === CONTROL_FILE_NAME);
   if (!control) return { run: await getRun(db, runId), missing: [CONTROL_FILE_NAME] };
-  const named = namedFiles((await buffer(ctx.archive.read(control.storageKey))).toString('utf8'));
-  // An unreadable control file cannot say what is missing: validation will say what is wrong.
-  const missing = named ? named.filter((n) => !files.some((f) => f.name === n)) : [];
+  // An oversized control file, or one naming more files than a set may hold, cannot say what
+  // is missing: validation fails the run and says why.
+  const named = control.size <= MAX_CONTROL_BYTES ? namedFiles((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
+  const missing = named && named.length <= MAX_SET_FILES ? named.filter((n) => !files.some((f) => f.name === n)) : [];
   if (missing.length === 0) {
     await queueRun(ctx, runId);
   } else {
-    const message = `waiting for ${missing.join(', ')}`;
+    const message = `waiting for ${listNames(missing)}`;
     const last = await db('run_events').where({ run_id: runId }).orderBy('id', 'desc').first('message');
     if (last?.message !== message) await addRunEvent(db, runId, message);
   }
   return { run: await getRun(db, runId), missing };
+}
+
+/** A list of names for a run event, bounded: the run page shows events in full. */
+export function listNames(names: string[], shown = 10): string {
+  const head = names.slice(0, shown).join(', ');
+  return names.length > shown ? `${head} and ${names.length - shown} more` : head;
 }
 
 /** Sets that stayed incomplete longer than `olderThanMs` fail, saying what never arrived. */
@@ -87,7 +130,7 @@ export async function failIncompleteRuns(ctx: Context, olderThanMs: number): Pro
   for (const id of stale.map(Number)) {
     const { missing } = await completeIfReady(ctx, id);
     if (missing.length === 0) continue;
-    const message = `the upload set stayed incomplete; never arrived: ${missing.join(', ')}`;
+    const message = `the upload set stayed incomplete; never arrived: ${listNames(missing)}`;
     await recordProblems(db, ctx.database.dialect, id, missing.map((file) => setProblem('file_missing', 'never arrived', { file })));
     await updateRunFields(db, id, { error_count: missing.length });
     if (await transition(db, id, ['receiving'], 'failed', { message })) failed.push(id);

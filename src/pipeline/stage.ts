@@ -47,8 +47,9 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     await problems.add(setProblem('control_missing', 'the upload set has no control file (control.json)'));
     return problems.result();
   }
-  const controlBytes = await buffer(ctx.archive.read(controlEntry.storageKey));
-  if (controlBytes.length > MAX_CONTROL_BYTES) {
+  // The recorded size first: an oversized control file is never read into memory.
+  const controlBytes = controlEntry.size > MAX_CONTROL_BYTES ? null : await buffer(ctx.archive.read(controlEntry.storageKey));
+  if (!controlBytes || controlBytes.length > MAX_CONTROL_BYTES) {
     await problems.add(setProblem('control_not_json', 'the control file is larger than 1 MB', { file: controlEntry.name }));
     return problems.result();
   }

@@ -31,6 +31,11 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   uploadRoutes(router, sluice, limits);
   runRoutes(router, sluice);
   pullRoutes(router, sluice, background);
+  // Only the upload route decides late when to let the body come (after the key and the name).
+  app.use(async (ctx, next) => {
+    if (/100-continue/i.test(ctx.get('expect')) && !(ctx.method === 'PUT' && ctx.path.startsWith('/api/v1/feeds/'))) ctx.res.writeContinue();
+    await next();
+  });
   app.use(adminPages(sluice, background));
   app.use(errorHandler);
   app.use(router.routes());

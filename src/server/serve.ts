@@ -46,8 +46,11 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
 
   const background = new BackgroundWork();
   const app = createApp(ctx, { maxUploadBytes: config.maxUploadBytes }, background);
+  await ctx.archive.sweep();
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, () => resolve(s));
+    // Node would answer `100 Continue` at once; the routes answer it once they accept the request.
+    s.on('checkContinue', (req, res) => s.emit('request', req, res));
   });
   const address = server.address();
   const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, open, readdir, readFile, rename } from 'node:fs/promises';
+import { cp, link, open, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,11 +7,11 @@ import knexFactory from 'knex';
 import { loadConfig } from '../../src/config.js';
 import { serve } from '../../src/server/serve.js';
 import { processQueue } from '../../src/pipeline/queue.js';
-import { listRuns } from '../../src/runs/runs.service.js';
+import { getRun, listRuns, runEvents, runFiles } from '../../src/runs/runs.service.js';
 import { sluice } from '../helpers/cli.js';
 import { until } from '../helpers/wait.js';
 import { startTestServer } from '../helpers/server.js';
-import { samples } from '../helpers/uploads.js';
+import { samples, usersControl } from '../helpers/uploads.js';
 
 const basic = join(samples, 'basic');
 
@@ -58,6 +58,32 @@ describe('folder inbox', () => {
     expect(await listRuns(server.ctx.database.knex)).toEqual([]);
     for (const name of ['people.csv', 'groups.csv', 'memberships.csv', 'control.json']) await rename(join(folder, `${name}.part`), join(folder, name));
     await until('the set to be queued', async () => (await listRuns(server.ctx.database.knex))[0]?.state === 'queued');
+  });
+
+  it('refuses a symbolic link and a hard link, saying so on the open set, and leaves a name no control file can list', async () => {
+    const server = await startTestServer({}, { rescanMs: 100 });
+    stops.push(() => server.stop());
+    const folder = join(server.dataDir, 'inbox', 'demo');
+    const target = join(server.dataDir, 'secret.txt');
+    await writeFile(target, 'id,email,first,last,groups\nsecret,secret@example.org,S,S,\n');
+    await symlink(target, join(folder, 'users.csv'));
+    await link(target, join(folder, 'groups.csv'));
+    await writeFile(join(folder, 'bad\r\nname.csv'), 'id\n1\n');
+    await writeFile(join(folder, 'control.json'), JSON.stringify(usersControl()));
+    const db = server.ctx.database.knex;
+    const [run] = await until('the set to be opened', async () => (await listRuns(db)).length === 1 && listRuns(db));
+    const events = await until('the refusal to be said on the run', async () => {
+      const messages = (await runEvents(db, run!.id)).map((e) => e.message);
+      return messages.some((m) => m.startsWith('refused users.csv')) && messages;
+    });
+    expect(events).toContain('refused users.csv from the inbox folder: it is a symbolic link; only regular files are read');
+    await until('the hard link to be refused', async () => (await runEvents(db, run!.id)).some((e) => e.message.startsWith('refused groups.csv')));
+    expect((await runEvents(db, run!.id)).map((e) => e.message)).toContain('refused groups.csv from the inbox folder: it is a hard link to a file elsewhere; only regular files are read');
+    await until('the control file to be claimed', async () => (await runFiles(db, run!.id)).some((f) => f.name === 'control.json'));
+    expect((await getRun(db, run!.id)).state).toBe('receiving');
+    expect((await runFiles(db, run!.id)).map((f) => f.name)).toEqual(['control.json']);
+    expect(await readdir(folder)).toEqual(['bad\r\nname.csv']);
+    expect(await readFile(target, 'utf8')).toContain('secret@example.org');
   });
 
   it('processes files present before start-up, once, across restarts', async () => {

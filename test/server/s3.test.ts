@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { openContext } from '../../src/context.js';
 import { runFromFolder } from '../../src/pipeline/intake.js';
+import { receiveFile } from '../../src/pipeline/receiving.js';
 import { processQueue } from '../../src/pipeline/queue.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +82,27 @@ describe('S3 inbox (s3rver)', () => {
       const client = s3Client(ctx.config.s3);
       const object = await client.send(new GetObjectCommand({ Bucket: 'archive', Key: `runs/hr/${run.id}/people.csv` }));
       expect(Buffer.from(await object.Body!.transformToByteArray()).equals(await readFile(join(samples, 'basic', 'people.csv')))).toBe(true);
+      client.destroy();
+    } finally {
+      await ctx.database.close();
+    }
+  });
+
+  it('puts a received file into the open set only once complete, with nothing left under .incoming, with ARCHIVE_URL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-s3-incoming-'));
+    const ctx = await openContext(
+      loadConfig({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, SLUICE_DATA_DIR: dir, ARCHIVE_URL: 's3://archive/incoming-test/', S3_ENDPOINT: endpoint }),
+    );
+    try {
+      const feed = await addFeed(ctx.database.knex, 'hr');
+      const bytes = await readFile(join(samples, 'basic', 'people.csv'));
+      const { run, stored } = await receiveFile(ctx, feed, 'http', 'people.csv', { stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]) });
+      expect(stored!.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+      const [file] = await runFiles(ctx.database.knex, run.id);
+      expect((await buffer(ctx.archive.read(file!.storageKey))).equals(bytes)).toBe(true);
+      const client = s3Client(ctx.config.s3);
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: 'archive', Prefix: 'incoming-test/' }));
+      expect((listed.Contents ?? []).map((o) => o.Key)).toEqual([`incoming-test/hr/${run.id}/people.csv`]);
       client.destroy();
     } finally {
       await ctx.database.close();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fileNameProblem, MAX_SET_FILES } from '../fileNames.js';
 import { lineAndColumn, setProblem, type Problem } from '../problems.js';
 import { duplicateKeys } from './duplicateKeys.js';
 import { escapePointer } from './pointer.js';
@@ -128,6 +129,12 @@ function semanticProblems(control: ControlFile, file: string, feed: string | und
     );
   }
   if (Object.hasOwn(control.files, file)) at(`/files/${escapePointer(file)}`, 'the control file cannot list itself as a data file');
+  const names = Object.keys(control.files);
+  if (names.length > MAX_SET_FILES) at('/files', `names ${names.length} files; an upload set holds at most ${MAX_SET_FILES}`);
+  for (const name of names.slice(0, MAX_SET_FILES)) {
+    const problem = fileNameProblem(name);
+    if (problem) at(`/files/${escapePointer(name)}`, problem);
+  }
   const types = new Set(Object.values(control.files).map((f) => f.type));
   for (const type of types) {
     if (!control[type]) at('', `files of type "${type}" are listed, so a "${type}" section is required to map their columns`);

@@ -18,8 +18,8 @@ export function openApiDocument(publicUrl: string) {
     paths: {
       '/api/v1/feeds/{feed}/files/{name}': {
         put: {
-          summary: 'Upload one file of an upload set',
-          parameters: [feed, { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'A plain file name (no paths)' }],
+          summary: 'Upload one file of an upload set; it joins the set open when it has fully arrived (control.json at most 1 MB)',
+          parameters: [feed, { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'A name a control file can list: at most 200 bytes of UTF-8, no paths, control characters, bidirectional controls or temporary-looking names' }],
           requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
           responses: {
             '201': { description: 'Stored', content: { 'application/json': { schema: { $ref: '#/components/schemas/Upload' } } } },

@@ -1,7 +1,9 @@
 import { Transform } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../context.js';
-import { isPlainFileName } from '../../core/uploadSet.js';
+import { CONTROL_FILE_NAME } from '../../core/control/controlFile.js';
+import { fileNameProblem } from '../../core/fileNames.js';
+import { MAX_CONTROL_BYTES } from '../../core/uploadSet.js';
 import { SluiceError, usageError } from '../../errors.js';
 import { receiveFile } from '../../pipeline/receiving.js';
 import { requireApiKey, type ApiState } from './auth.js';
@@ -12,26 +14,35 @@ export interface UploadLimits {
 }
 
 /** Counts bytes as they stream by and stops the upload once it passes the limit. */
-function sizeLimit(limit: number) {
+function sizeLimit(limit: number, what: string) {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      if (seen > limit) callback(new SluiceError('too_large', `the file is larger than the limit of ${limit} bytes`));
+      if (seen > limit) callback(new SluiceError('too_large', `${what} is larger than the limit of ${limit} bytes`));
       else callback(null, chunk);
     },
   });
 }
 
-/** `PUT /api/v1/feeds/:feed/files/:name`: the raw file as the body, streamed to the archive. */
+/**
+ * `PUT /api/v1/feeds/:feed/files/:name`: the raw file as the body, streamed to the archive. The
+ * key (checked before this runs), the name and the declared size are accepted before a client
+ * that sent `Expect: 100-continue` is told to send the body.
+ */
 export function uploadRoutes(router: Router, sluice: SluiceContext, limits: UploadLimits) {
   router.put('/api/v1/feeds/:feed/files/:name', requireApiKey(sluice), async (ctx) => {
     const { feed } = ctx.state as Required<ApiState>;
     const name = String(ctx.params.name);
-    if (!isPlainFileName(name)) throw usageError(`"${name}" is not a plain file name (no paths, no "..")`);
+    const problem = fileNameProblem(name);
+    if (problem) throw usageError(`${JSON.stringify(name)}: ${problem}`);
+    const isControl = name === CONTROL_FILE_NAME;
+    const limit = isControl ? Math.min(MAX_CONTROL_BYTES, limits.maxUploadBytes) : limits.maxUploadBytes;
+    const what = isControl ? 'the control file' : 'the file';
     const declared = Number(ctx.get('content-length') || NaN);
-    if (declared > limits.maxUploadBytes) throw new SluiceError('too_large', `the file is larger than the limit of ${limits.maxUploadBytes} bytes`);
-    const body = ctx.req.pipe(sizeLimit(limits.maxUploadBytes));
+    if (declared > limit) throw new SluiceError('too_large', `${what} is larger than the limit of ${limit} bytes`);
+    if (/100-continue/i.test(ctx.get('expect'))) ctx.res.writeContinue();
+    const body = ctx.req.pipe(sizeLimit(limit, what));
     ctx.req.on('error', (error) => body.destroy(error));
     const { run, missing, stored } = await receiveFile(sluice, feed, 'http', name, { stream: body });
     ctx.status = 201;
