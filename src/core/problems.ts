@@ -61,7 +61,8 @@ export const problemMessage = (p: Problem): string => (p.pointer !== undefined ?
 /** `people.csv:12:5: message`, the form editors and terminals link to. */
 export function formatProblem(p: Problem): string {
   const where = problemLocation(p);
-  return where ? `${where}: ${p.message}` : p.message;
+  // A control-file problem located at a line keeps its pointer: a one-line control file has one line.
+  return where ? `${where}: ${p.line !== undefined ? problemMessage(p) : p.message}` : p.message;
 }
 
 export const setProblem = (code: ProblemCode, message: string, where: Partial<Problem> = {}): Problem => ({

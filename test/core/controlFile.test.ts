@@ -37,24 +37,24 @@ describe('control file', () => {
     };
     expect(messages(JSON.stringify(bad))).toEqual(
       expect.arrayContaining([
-        'control.json /: unknown property "extra" (known: version, feed, mode, files, users, groups, memberships)',
-        'control.json /version: must be 1',
-        'control.json /mode: must be one of "full", "delta"',
-        'control.json /files: "../etc/passwd" is not a plain file name (no paths, no "..")',
-        'control.json /files/a.csv/type: must be one of "users", "groups", "memberships"',
-        'control.json /files/a.csv/encoding: must be one of "utf-8", "utf-16le", "windows-1252", "latin1"',
-        'control.json /files/a.csv/sha256: must be 64 hexadecimal digits (the SHA-256 of the file)',
-        'control.json /users/fields: missing required property "lastName"',
-        expect.stringMatching(/^control\.json \/users\/fields: "nickname" is not a target field/),
-        'control.json /users/fields/country: a mapping object needs a "column" or a "default"',
-        'control.json /users/fields/country/transform/0: must be one of "trim", "lower", "upper", "collapse-spaces"',
+        'control.json:1:268: /: unknown property "extra" (known: version, feed, mode, files, users, groups, memberships)',
+        'control.json:1:2: /version: must be 1',
+        'control.json:1:14: /mode: must be one of "full", "delta"',
+        'control.json:1:42: /files: "../etc/passwd" is not a plain file name (no paths, no "..")',
+        'control.json:1:84: /files/a.csv/type: must be one of "users", "groups", "memberships"',
+        'control.json:1:100: /files/a.csv/encoding: must be one of "utf-8", "utf-16le", "windows-1252", "latin1"',
+        'control.json:1:120: /files/a.csv/sha256: must be 64 hexadecimal digits (the SHA-256 of the file)',
+        'control.json:1:163: /users/fields: missing required property "lastName"',
+        expect.stringMatching(/^control\.json:1:217: \/users\/fields: "nickname" is not a target field/),
+        'control.json:1:232: /users/fields/country: a mapping object needs a "column" or a "default"',
+        'control.json:1:243: /users/fields/country/transform/0: must be one of "trim", "lower", "upper", "collapse-spaces"',
       ]),
     );
   });
 
   it('refuses a control file that names another feed', () => {
     expect(messages(JSON.stringify(valid), 'sales')).toEqual([
-      'control.json /feed: names feed "hr" but arrived through feed "sales"; drop it in the inbox of "hr" or correct "feed"',
+      'control.json:1:14: /feed: names feed "hr" but arrived through feed "sales"; drop it in the inbox of "hr" or correct "feed"',
     ]);
   });
 
@@ -65,8 +65,8 @@ describe('control file', () => {
     ]);
     const noKey = { ...valid, users: { ...valid.users, fields: { email: 'E', firstName: 'F', lastName: 'L', country: { column: 'C', split: ',' } } } };
     expect(messages(JSON.stringify(noKey))).toEqual([
-      'control.json /users/fields: the key field "username" must be mapped',
-      'control.json /users/fields/country/split: only "groups" and custom.<name> fields can be split into several values',
+      'control.json:1:124: /users/fields: the key field "username" must be mapped',
+      'control.json:1:201: /users/fields/country/split: only "groups" and custom.<name> fields can be split into several values',
     ]);
   });
 
@@ -105,11 +105,11 @@ describe('names in the control file', () => {
     expect(control).toBeUndefined();
     expect(problems).toMatchObject([{ code: 'control_duplicate_key', line: 6, column: 5, pointer: '/files/people.csv' }]);
     expect(problems.map(formatProblem)).toEqual([
-      'control.json:6:5: the file "people.csv" is named twice in "files" (first on line 4); JSON keeps only the last, so say it once',
+      'control.json:6:5: /files/people.csv: the file "people.csv" is named twice in "files" (first on line 4); JSON keeps only the last, so say it once',
     ]);
     // Any object: a field mapped twice is as ambiguous.
     const twice = '{"version": 1, "files": {"a.csv": {"type": "users"}}, "users": {"key": "username", "fields": {"username": "A", "username": "B"}}}';
-    expect(messages(twice)).toEqual([expect.stringMatching(/^control\.json:1:\d+: "username" appears twice in "\/users\/fields"/)]);
+    expect(messages(twice)).toEqual([expect.stringMatching(/^control\.json:1:\d+: \/users\/fields\/username: "username" appears twice in "\/users\/fields"/)]);
   });
 
   it('handles files named __proto__, constructor or toString like any other', () => {
@@ -131,7 +131,7 @@ describe('names in the control file', () => {
     expect(parseControlFile(JSON.stringify(strict), { feed: 'hr' }).control?.files['people.csv']?.unmappedColumns).toBe('error');
     expect(parseControlFile(JSON.stringify(valid), { feed: 'hr' }).control?.files['people.csv']?.unmappedColumns).toBe('allow');
     const wrong = { ...valid, files: { ...valid.files, 'people.csv': { type: 'users', unmappedColumns: 'warn' } } };
-    expect(messages(JSON.stringify(wrong))).toEqual(['control.json /files/people.csv/unmappedColumns: must be one of "allow", "error"']);
+    expect(messages(JSON.stringify(wrong))).toEqual(['control.json:1:64: /files/people.csv/unmappedColumns: must be one of "allow", "error"']);
   });
 });
 

@@ -25,6 +25,6 @@ describe('file names of an upload set', () => {
     expect(messages({ [`${'a'.repeat(250)}.csv`]: { type: 'users' } })).toEqual([expect.stringContaining('longer than 200 bytes')]);
     expect(messages({ 'people.csv.part': { type: 'users' } })).toEqual([expect.stringContaining('still being written')]);
     const many = Object.fromEntries(Array.from({ length: MAX_SET_FILES + 1 }, (_, i) => [`u${i}.csv`, { type: 'users' }]));
-    expect(messages(many)).toEqual([`control.json /files: names ${MAX_SET_FILES + 1} files; an upload set holds at most ${MAX_SET_FILES}`]);
+    expect(messages(many)).toEqual([`control.json:1:14: /files: names ${MAX_SET_FILES + 1} files; an upload set holds at most ${MAX_SET_FILES}`]);
   });
 });

@@ -157,7 +157,7 @@ describe('size limits keep a hostile file from stalling the reader', () => {
     expect(rejected[0]?.values).toEqual({ id: 'u1', bio: '' });
     expect(rows.map((r) => r.values)).toEqual([{ id: 'u2', bio: 'short' }]);
     const json = await read(`{"id":"u1","bio":"${'b'.repeat(2000)}"}\n{"id":"u2"}\n`, { format: 'ndjson' }, 512, limits);
-    expect(json.problems).toEqual(['f.csv:1: bio is longer than 1 KB (SLUICE_MAX_FIELD_KB)']);
+    expect(json.problems).toEqual(['f.csv:1:1: bio is longer than 1 KB (SLUICE_MAX_FIELD_KB)']);
     expect(json.rejected[0]?.values.id).toBe('u1');
   });
 

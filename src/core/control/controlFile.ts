@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { fileNameProblem, MAX_SET_FILES } from '../fileNames.js';
 import { lineAndColumn, setProblem, type Problem } from '../problems.js';
-import { duplicateKeys } from './duplicateKeys.js';
+import { scanKeys } from './duplicateKeys.js';
 import { escapePointer } from './pointer.js';
 import { checkControlSchema } from './schema.js';
 import type { ControlFile, FieldMapping, FileSpec, UsersSection } from './types.js';
@@ -34,7 +34,15 @@ export function parseControlFile(text: string, options: { fileName?: string; fee
       ],
     };
   }
-  const duplicates = duplicateKeys(source);
+  const { duplicates, positions } = scanKeys(source);
+  // A problem found by JSON pointer is shown at the line of the nearest key it lies under.
+  const locate = (pointer: string): { line?: number; column?: number } => {
+    for (let p = pointer; p; p = p.slice(0, p.lastIndexOf('/'))) {
+      const at = positions.get(p);
+      if (at) return at;
+    }
+    return {};
+  };
   if (duplicates.length) {
     return {
       problems: duplicates.map((d) =>
@@ -45,11 +53,13 @@ export function parseControlFile(text: string, options: { fileName?: string; fee
   const violations = checkControlSchema(raw);
   if (violations.length) {
     return {
-      problems: violations.map((v) => setProblem('control_schema', v.message, { file, pointer: v.pointer })),
+      problems: violations.map((v) =>
+        setProblem('control_schema', v.message, { file, pointer: v.pointer, ...locate(v.member === undefined ? v.pointer : `${v.pointer}/${escapePointer(v.member)}`) }),
+      ),
     };
   }
   const control = normalise(raw as RawControl);
-  const problems = semanticProblems(control, file, options.feed);
+  const problems = semanticProblems(control, file, options.feed).map((p) => (p.pointer === undefined ? p : { ...locate(p.pointer), ...p }));
   return { control: problems.length ? undefined : control, problems };
 }
 

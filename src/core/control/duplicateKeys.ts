@@ -9,12 +9,20 @@ export interface DuplicateKey {
   firstLine: number;
 }
 
-/**
- * Keys that appear twice in one object of a JSON text that `JSON.parse` accepted. JSON.parse
- * keeps the last one silently, so a file named twice in `files` would lose its first entry.
- */
-export function duplicateKeys(text: string): DuplicateKey[] {
+export interface KeyScan {
+  /**
+   * Keys that appear twice in one object. JSON.parse keeps the last one silently, so a file
+   * named twice in `files` would lose its first entry.
+   */
+  duplicates: DuplicateKey[];
+  /** Where each object member's key stands, by its JSON pointer: problems found by pointer get a line. */
+  positions: Map<string, { line: number; column: number }>;
+}
+
+/** Scans a JSON text that `JSON.parse` accepted for its keys: duplicates and positions. */
+export function scanKeys(text: string): KeyScan {
   const found: DuplicateKey[] = [];
+  const positions = new Map<string, { line: number; column: number }>();
   // One frame per open object or array: the keys seen (objects) and the path segment to it.
   const stack: { keys: Map<string, number> | null; segment: string; index: number }[] = [];
   let pendingKey: string | null = null;
@@ -41,8 +49,10 @@ export function duplicateKeys(text: string): DuplicateKey[] {
       if (frame?.keys && text[j] === ':') {
         const key = JSON.parse(text.slice(start, i + 1)) as string;
         const first = frame.keys.get(key);
-        if (first !== undefined) found.push({ key, pointer: pointer(), line, column: start - lineStart + 1, firstLine: first });
+        const column = start - lineStart + 1;
+        if (first !== undefined) found.push({ key, pointer: pointer(), line, column, firstLine: first });
         else frame.keys.set(key, line);
+        positions.set(`${pointer()}/${escapePointer(key)}`, { line, column });
         pendingKey = key;
       }
     } else if (c === '{') enter(new Map());
@@ -53,5 +63,5 @@ export function duplicateKeys(text: string): DuplicateKey[] {
       if (frame && !frame.keys) frame.index++;
     }
   }
-  return found;
+  return { duplicates: found, positions };
 }

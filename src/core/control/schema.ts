@@ -9,6 +9,8 @@ const validateControl = ajv.compile(schema);
 export interface SchemaViolation {
   pointer: string;
   message: string;
+  /** The offending property's name, where the violation is about one member of the object at `pointer`. */
+  member?: string;
 }
 
 const targetFieldHint =
@@ -42,11 +44,11 @@ function describe(error: ErrorObject): SchemaViolation | null {
     case 'required':
       return { pointer, message: `missing required property "${params.missingProperty}"` };
     case 'additionalProperties':
-      return { pointer, message: `unknown property "${params.additionalProperty}"${hintFor(pointer)}` };
+      return { pointer, member: String(params.additionalProperty), message: `unknown property "${params.additionalProperty}"${hintFor(pointer)}` };
     case 'propertyNames': {
       const name = String(params.propertyName);
-      if (pointer.endsWith('/fields')) return { pointer, message: `"${name}" is not a target field: ${targetFieldHint}` };
-      return { pointer, message: `"${name}" is not a plain file name (no paths, no "..")` };
+      if (pointer.endsWith('/fields')) return { pointer, member: name, message: `"${name}" is not a target field: ${targetFieldHint}` };
+      return { pointer, member: name, message: `"${name}" is not a plain file name (no paths, no "..")` };
     }
     case 'pattern':
       if (pointer === '/feed') return { pointer, message: 'must be a feed slug: lower-case letters, digits, "-" and "_"' };

@@ -27,7 +27,7 @@ export function readJsonArray(text: AsyncIterable<string>, file: string, limits:
     };
     const element = (textOf: string): SourceRow => {
       if (textOf.length > limits.maxRecordChars) throw recordTooLong(file, startLine, limits);
-      const row = toRow(parseAt(textOf, file, startLine, startColumn), file, startLine, limits);
+      const row = toRow(parseAt(textOf, file, startLine, startColumn), file, startLine, limits, startColumn);
       for (const key of Object.keys(row.values)) seen.add(key);
       count++;
       return row;

@@ -76,9 +76,9 @@ const kindOf = (value: unknown) => (value === null ? 'null' : Array.isArray(valu
  * Turns a parsed record into a source row. An element that is not an object, or a value over
  * the field limit, gives a rejected row (with the values it has, so its key still counts).
  */
-export function toRow(record: unknown, file: string, line: number, limits: ReadLimits): SourceRow {
+export function toRow(record: unknown, file: string, line: number, limits: ReadLimits, column = 1): SourceRow {
   if (!record || typeof record !== 'object' || Array.isArray(record)) {
-    return { line, values: {}, rejected: rowProblem('json_malformed', `each record must be a JSON object (found ${kindOf(record)})`, { file, line, column: 1 }) };
+    return { line, values: {}, rejected: rowProblem('json_malformed', `each record must be a JSON object (found ${kindOf(record)})`, { file, line, column }) };
   }
   const values: Record<string, SourceValue> = Object.create(null); // a key may be called __proto__
   let tooLong: string | undefined;
@@ -96,7 +96,7 @@ export function toRow(record: unknown, file: string, line: number, limits: ReadL
     values[key] = text;
   }
   if (tooLong === undefined) return { line, values };
-  const rejected = rowProblem('field_too_long', `${tooLong} is longer than ${Math.round(limits.maxFieldChars / 1024)} KB (SLUICE_MAX_FIELD_KB)`, { file, line });
+  const rejected = rowProblem('field_too_long', `${tooLong} is longer than ${Math.round(limits.maxFieldChars / 1024)} KB (SLUICE_MAX_FIELD_KB)`, { file, line, column });
   return { line, values, rejected };
 }
 

@@ -1,8 +1,15 @@
 import type { FieldMapping, Transform } from '../control/types.js';
 import type { SourceValue } from '../readers/types.js';
 
+/**
+ * `trim()` without dropping U+FEFF, which JavaScript counts as white space: a byte-order mark
+ * in a value (a file pasted into another) must reach the invisible-character checks of keys
+ * and e-mails rather than silently vanish.
+ */
+const trimSpaces = (v: string) => (v.includes('\uFEFF') ? v.replace(/^[^\S\uFEFF]+|[^\S\uFEFF]+$/g, '') : v.trim());
+
 const transforms: Record<Transform, (v: string) => string> = {
-  trim: (v) => v.trim(),
+  trim: trimSpaces,
   lower: (v) => v.toLowerCase(),
   upper: (v) => v.toUpperCase(),
   'collapse-spaces': (v) => v.replace(/\s+/g, ' '),
@@ -10,7 +17,7 @@ const transforms: Record<Transform, (v: string) => string> = {
 
 function convert(raw: string, mapping: FieldMapping): string {
   // Values are always trimmed: stray spaces around an export's values are never meaningful.
-  let value = raw.trim();
+  let value = trimSpaces(raw);
   for (const t of mapping.transform ?? []) value = transforms[t](value);
   if (mapping.map && value !== '') {
     // A value the map does not know takes the default, if there is one (PRODUCT §3).
