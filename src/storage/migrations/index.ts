@@ -9,6 +9,7 @@ import * as createMailOutbox from './20261121G-create-mail-outbox.js';
 import * as createFeedPulls from './20261121H-create-feed-pulls.js';
 import * as createJobTicks from './20261121I-create-job-ticks.js';
 import * as addRowFingerprints from './20261121J-add-row-fingerprints.js';
+import * as addChangeCommitSeq from './20261128C-add-change-commit-seq.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121H-create-feed-pulls': createFeedPulls,
   '20261121I-create-job-ticks': createJobTicks,
   '20261121J-add-row-fingerprints': addRowFingerprints,
+  '20261128C-add-change-commit-seq': addChangeCommitSeq,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
