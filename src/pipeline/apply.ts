@@ -23,6 +23,7 @@ export async function applyChangeSet(
   input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts; unchangedRows: number },
 ): Promise<void> {
   const { runId: R, feedId: F, counts } = input;
+  await faultPoint('apply:start');
   // A statement with nothing to do still reads its tables: skip what the change set says is empty.
   const any = (n: number) => n > 0;
   const { dialect } = ctx.database;
@@ -114,9 +115,10 @@ export async function applyChangeSet(
 
   if (input.control.mode === 'full') {
     // A full run names every user it still has: all active users but the absent ones were in
-    // it, including those skipped as unchanged. One pass over the feed's rows, no join.
+    // it, including those skipped as unchanged. One pass over the feed's rows, no join, and
+    // only over them: the rows it passes stay locked until commit, and other feeds apply too.
     await trx.raw(
-      `UPDATE directory_users SET last_seen_in_run = ?
+      `UPDATE ${dialect.withIndex('directory_users', 'directory_users_feed_id_state_index')} SET last_seen_in_run = ?
         WHERE feed_id = ? AND state = 'active' AND last_seen_in_run <> ?
           AND NOT EXISTS (SELECT 1 FROM staging_absent a WHERE a.run_id = ? AND a.user_id = directory_users.id)`,
       [R, F, R, R],

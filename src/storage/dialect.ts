@@ -19,6 +19,8 @@ export interface Dialect {
    * the target with a dependent subquery per row.
    */
   deleteFrom(db: Db, spec: DeleteFromSpec): Promise<number>;
+  /** `table` read through `index` only, where the database may otherwise scan the whole table. */
+  withIndex(table: string, index: string): string;
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
   /** Lock a row for the rest of the transaction (no-op where the whole database is locked). */

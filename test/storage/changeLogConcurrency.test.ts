@@ -78,13 +78,15 @@ describe.each(testDatabases)('the change log read by commit_seq while two feeds 
     await rm(work, { recursive: true, force: true });
   });
 
-  /** Whether a transaction on this test's database waits for a lock. */
-  async function waitingForLock(): Promise<boolean> {
+  /** The table whose lock a transaction of this test's database waits for, if any. */
+  async function lockWaitedFor(): Promise<string | undefined> {
     const [rows] = (await env.ctx.database.knex.raw(
-      `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+      `SELECT l.lock_table AS locked FROM information_schema.INNODB_TRX t
+         JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+         JOIN information_schema.INNODB_LOCKS l ON l.lock_id = t.trx_requested_lock_id
         WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()`,
-    )) as [{ n: number | string }[]];
-    return Number(rows[0]!.n) > 0;
+    )) as [{ locked: string }[]];
+    return rows[0]?.locked;
   }
 
   it('sees every change exactly once, also of a transaction that commits after a later one wrote its changes', async () => {
@@ -96,18 +98,24 @@ describe.each(testDatabases)('the change log read by commit_seq while two feeds 
       // Two first runs at once: creates of users, groups and memberships in both feeds.
       await Promise.all([succeeded(cli(['import', a1, '--feed', 'fa']).done), succeeded(cli(['import', b1, '--feed', 'fb']).done)]);
 
-      // fa stops after writing its change log, before its commit, and fb applies meanwhile.
-      // Paged by `seq`, fb's rows would be read first and fa's lower numbers skipped once fa
-      // commits. Here fb waits for fa's hold on the change log (without it, fb just finishes).
-      const marker = join(work, 'fa-paused');
-      const a = cli(['import', a2, '--feed', 'fa'], { SLUICE_FAULT: 'pause:apply:after-change-log', SLUICE_FAULT_FILE: marker });
-      await until('fa to have written its change log', async () => existsSync(marker), 120_000);
+      // Both second runs are staged and diffed before either applies (staging and change sets
+      // go to shared tables, which an open apply transaction holds read locks on). Then fa
+      // stops after writing its change log, before its commit, and fb applies. Paged by `seq`,
+      // fb's rows would be read first and fa's lower numbers skipped once fa commits; here fb
+      // waits for fa's hold on the change log.
+      const bMarker = join(work, 'fb-paused');
+      const b = cli(['import', b2, '--feed', 'fb'], { SLUICE_FAULT: 'pause:apply:start', SLUICE_FAULT_FILE: bMarker });
+      await until('fb to be about to apply', async () => existsSync(bMarker), 120_000);
+      const aMarker = join(work, 'fa-paused');
+      const a = cli(['import', a2, '--feed', 'fa'], { SLUICE_FAULT: 'pause:apply:after-change-log', SLUICE_FAULT_FILE: aMarker });
+      await until('fa to have written its change log', async () => existsSync(aMarker), 120_000);
       let bExited = false;
-      const b = cli(['import', b2, '--feed', 'fb']);
       void b.done.then(() => (bExited = true));
-      await until('fb to wait for fa or to finish', async () => bExited || (await waitingForLock()), 120_000);
+      await rm(bMarker);
+      await until('fb to wait for fa or to finish', async () => bExited || (await lockWaitedFor()), 120_000);
+      if (!bExited) expect(await lockWaitedFor()).toBe(`\`${new URL(env.url).pathname.slice(1)}\`.\`directory_change_counter\``);
       await reader.catchUp();
-      await rm(marker);
+      await rm(aMarker);
       await Promise.all([succeeded(a.done), succeeded(b.done)]);
     } else {
       // SQLite has one writer at a time, and two processes that claim runs at the same moment

@@ -26,6 +26,8 @@ export const sqliteDialect: Dialect = {
     const result = (await db.raw(sql, spec.bindings as never[])) as unknown as { changes?: number } | number;
     return typeof result === 'number' ? result : (result?.changes ?? 0);
   },
+  // One writer at a time: a wider scan locks nothing more.
+  withIndex: (table) => table,
   jsonValue: (columnSql) => `json(${columnSql})`,
   forUpdate: (query) => query,
   isUniqueViolation: (error) => String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT'),
