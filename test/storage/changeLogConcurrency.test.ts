@@ -120,8 +120,8 @@ describe.each(testDatabases)('the change log read by commit_seq while two feeds 
       await Promise.all([succeeded(a.done), succeeded(b.done)]);
     } else {
       // SQLite has one writer at a time, and two processes that claim runs at the same moment
-      // can fail with "database is locked" (README, "Reading the change log"): the runs follow
-      // each other while the reader reads.
+      // can fail with "database is locked" (a read transaction cannot become a writer while
+      // another writes): the runs follow each other while the reader reads.
       for (const [folder, feed] of [[a1, 'fa'], [b1, 'fb'], [a2, 'fa'], [b2, 'fb']] as const) await succeeded(cli(['import', folder, '--feed', feed]).done);
     }
     await reader.catchUp();
