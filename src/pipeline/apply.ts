@@ -5,6 +5,7 @@ import type { ControlFile } from '../core/control/types.js';
 import { profileColumns } from '../directory/userColumns.js';
 import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
+import { writeChangeLog } from './changeLogWrite.js';
 
 export class BaselineMovedError extends Error {
   constructor() {
@@ -22,6 +23,7 @@ export async function applyChangeSet(
   input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts; unchangedRows: number },
 ): Promise<void> {
   const { runId: R, feedId: F, counts } = input;
+  await faultPoint('apply:start');
   // A statement with nothing to do still reads its tables: skip what the change set says is empty.
   const any = (n: number) => n > 0;
   const { dialect } = ctx.database;
@@ -78,24 +80,29 @@ export async function applyChangeSet(
     where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
     bindings: [now, R, lockedFields, R, F],
   });
-  if (any(counts.users.suspended)) await trx.raw(
-    `UPDATE directory_users SET state = 'suspended', suspended_at = ?, updated_at = ?
-      WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['suspend'])})`,
-    [now, now, F],
-  );
+  // Removals join from the run's changes into the feed's rows by their unique key; an
+  // `IN (SELECT …)` is a scan of the whole table with a subquery per row on MySQL.
+  if (any(counts.users.suspended)) await dialect.updateFrom(trx, {
+    target: 'directory_users',
+    sources: ['run_changes c'],
+    set: { state: "'suspended'", suspended_at: '?', updated_at: '?' },
+    where: [change('user', ['suspend']), 't.feed_id = ?', 't.user_key = c.entity_key'],
+    bindings: [now, now, F],
+  });
   await faultPoint('apply:after-user-updates');
 
-  if (any(counts.memberships.removed)) await trx.raw(
-    `DELETE FROM directory_memberships WHERE id IN (SELECT id FROM (
-        SELECT dm.id FROM run_changes c
-          JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = c.entity_key AND dm.group_code = c.group_code
-         WHERE ${change('membership', ['remove'])}) doomed)`,
-    [F],
-  );
-  if (any(counts.users.deleted)) await trx.raw(
-    `DELETE FROM directory_users WHERE feed_id = ? AND user_key IN (SELECT c.entity_key FROM run_changes c WHERE ${change('user', ['delete'])})`,
-    [F],
-  );
+  if (any(counts.memberships.removed)) await dialect.deleteFrom(trx, {
+    target: 'directory_memberships',
+    sources: ['run_changes c'],
+    where: [change('membership', ['remove']), 't.feed_id = ?', 't.user_key = c.entity_key', 't.group_code = c.group_code'],
+    bindings: [F],
+  });
+  if (any(counts.users.deleted)) await dialect.deleteFrom(trx, {
+    target: 'directory_users',
+    sources: ['run_changes c'],
+    where: [change('user', ['delete']), 't.feed_id = ?', 't.user_key = c.entity_key'],
+    bindings: [F],
+  });
   if (any(counts.memberships.added)) await trx.raw(
     `INSERT INTO directory_memberships (feed_id, user_id, group_id, user_key, group_code, managed, created_at, created_in_run)
      SELECT ?, u.id, g.id, u.user_key, g.code, 1, ?, ?
@@ -108,21 +115,17 @@ export async function applyChangeSet(
 
   if (input.control.mode === 'full') {
     // A full run names every user it still has: all active users but the absent ones were in
-    // it, including those skipped as unchanged. One pass over the feed's rows, no join.
+    // it, including those skipped as unchanged. One pass over the feed's rows, no join, and
+    // only over them: the rows it passes stay locked until commit, and other feeds apply too.
     await trx.raw(
-      `UPDATE directory_users SET last_seen_in_run = ?
+      `UPDATE ${dialect.withIndex('directory_users', 'directory_users_feed_id_state_index')} SET last_seen_in_run = ?
         WHERE feed_id = ? AND state = 'active' AND last_seen_in_run <> ?
           AND NOT EXISTS (SELECT 1 FROM staging_absent a WHERE a.run_id = ? AND a.user_id = directory_users.id)`,
       [R, F, R, R],
     );
   }
   await faultPoint('apply:before-change-log');
-
-  await trx.raw(
-    `INSERT INTO directory_changes (run_id, feed_id, entity, entity_key, group_code, operation, before_values, after_values, created_at)
-     SELECT c.run_id, ?, c.entity, c.entity_key, c.group_code, c.op, c.before_values, c.after_values, ?
-       FROM run_changes c WHERE c.run_id = ? ORDER BY c.id`,
-    [F, now, R],
-  );
+  await writeChangeLog(ctx, trx, R, F, now);
+  await faultPoint('apply:after-change-log');
   await trx('feeds').where({ id: F }).update({ directory_version: input.baselineVersion + 1 });
 }

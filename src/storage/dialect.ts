@@ -13,6 +13,14 @@ export interface Dialect {
   maxRowsPerInsert(columns: number): number;
   /** `UPDATE target JOIN source SET … WHERE …`, spelt the way this database wants it. */
   updateFrom(db: Db, spec: UpdateFromSpec): Promise<number>;
+  /**
+   * Deletes the target rows (aliased `t`) that join the sources, spelt so that the database
+   * drives the join from the sources: MySQL runs `DELETE … WHERE id IN (SELECT …)` as a scan of
+   * the target with a dependent subquery per row.
+   */
+  deleteFrom(db: Db, spec: DeleteFromSpec): Promise<number>;
+  /** `table` read through `index` only, where the database may otherwise scan the whole table. */
+  withIndex(table: string, index: string): string;
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
   /** Lock a row for the rest of the transaction (no-op where the whole database is locked). */
@@ -34,6 +42,8 @@ export interface UpdateFromSpec {
   where: string[];
   bindings: unknown[];
 }
+
+export type DeleteFromSpec = Omit<UpdateFromSpec, 'set'>;
 
 /** Timestamps are stored as UTC `YYYY-MM-DD HH:MM:SS.mmm` text on both databases. */
 export function toDbTime(date: Date = new Date()): string {

@@ -1,6 +1,7 @@
 import { migrateLatest, openDatabase } from '../../storage/database.js';
 import { EXIT } from '../output.js';
 import { adminCommand } from './admins.js';
+import { changesCommand } from './changes.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
@@ -35,6 +36,7 @@ export const commands: Record<string, Command> = {
   key: keyCommand,
   admin: adminCommand,
   upload: uploadCommand,
+  changes: changesCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

@@ -124,6 +124,14 @@ export const mysqlDialect: Dialect = {
     const [result] = (await db.raw(sql, spec.bindings as never[])) as unknown as [{ affectedRows: number }];
     return result.affectedRows;
   },
+  async deleteFrom(db, spec) {
+    const sql = `DELETE t FROM ${spec.target} AS t, ${spec.sources.join(', ')} WHERE ${spec.where.join(' AND ')}`;
+    const [result] = (await db.raw(sql, spec.bindings as never[])) as unknown as [{ affectedRows: number }];
+    return result.affectedRows;
+  },
+  // A statement that scans the primary key locks every row it passes, other feeds' too, until
+  // the apply commits; MySQL picks that scan once a feed holds a good share of the table.
+  withIndex: (table, index) => `${table} FORCE INDEX (${index})`,
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
   forUpdate: (query) => query.forUpdate() as typeof query,
   isUniqueViolation: (error) => (error as { code?: string })?.code === 'ER_DUP_ENTRY',

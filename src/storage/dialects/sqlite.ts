@@ -20,6 +20,14 @@ export const sqliteDialect: Dialect = {
     const result = (await db.raw(sql, spec.bindings as never[])) as unknown as { changes?: number } | number;
     return typeof result === 'number' ? result : (result?.changes ?? 0);
   },
+  // SQLite has no DELETE with a join; it runs the IN list once, as a table of rowids.
+  async deleteFrom(db, spec) {
+    const sql = `DELETE FROM ${spec.target} WHERE rowid IN (SELECT t.rowid FROM ${spec.target} AS t, ${spec.sources.join(', ')} WHERE ${spec.where.join(' AND ')})`;
+    const result = (await db.raw(sql, spec.bindings as never[])) as unknown as { changes?: number } | number;
+    return typeof result === 'number' ? result : (result?.changes ?? 0);
+  },
+  // One writer at a time: a wider scan locks nothing more.
+  withIndex: (table) => table,
   jsonValue: (columnSql) => `json(${columnSql})`,
   forUpdate: (query) => query,
   isUniqueViolation: (error) => String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT'),

@@ -10,6 +10,7 @@ import * as createFeedPulls from './20261121H-create-feed-pulls.js';
 import * as createJobTicks from './20261121I-create-job-ticks.js';
 import * as addRowFingerprints from './20261121J-add-row-fingerprints.js';
 import * as addRunHeartbeat from './20261128B-add-run-heartbeat.js';
+import * as addChangeCommitSeq from './20261128C-add-change-commit-seq.js';
 import * as widenLongTextColumns from './20261128E-widen-long-text-columns.js';
 import * as normaliseEmailKeys from './20261128E-normalise-email-keys.js';
 import * as createAttemptLimits from './20261128G-create-attempt-limits.js';
@@ -27,6 +28,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261121I-create-job-ticks': createJobTicks,
   '20261121J-add-row-fingerprints': addRowFingerprints,
   '20261128B-add-run-heartbeat': addRunHeartbeat,
+  '20261128C-add-change-commit-seq': addChangeCommitSeq,
   '20261128E-widen-long-text-columns': widenLongTextColumns,
   '20261128E-normalise-email-keys': normaliseEmailKeys,
   '20261128G-create-attempt-limits': createAttemptLimits,
