@@ -38,6 +38,14 @@ export interface Config {
   trustProxy: boolean;
   /** Largest field and record a data file may have (SLUICE_MAX_FIELD_KB, SLUICE_MAX_RECORD_KB). */
   readLimits: ReadLimits;
+  /** The built-in SFTP endpoint: off (port null) unless SFTP_PORT is set. */
+  sftp: {
+    port: number | null;
+    /** SFTP_HOST_KEY, else a key generated into the data folder on first start. */
+    hostKeyPath: string | null;
+    /** Connections at once (SFTP_MAX_CONNECTIONS); each holds a couple of MB while uploading. */
+    maxConnections: number;
+  };
 }
 
 /**
@@ -96,6 +104,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const maxFieldKb = number('SLUICE_MAX_FIELD_KB', 64, 1);
   const maxRecordKb = number('SLUICE_MAX_RECORD_KB', 1024, 1);
   if (maxRecordKb < maxFieldKb) problems.push(`SLUICE_MAX_RECORD_KB (${maxRecordKb}) must be at least SLUICE_MAX_FIELD_KB (${maxFieldKb})`);
+  const sftpPortText = (env.SFTP_PORT ?? '').trim();
+  const sftpPort = sftpPortText === '' || /^off$/i.test(sftpPortText) ? null : Number(sftpPortText);
+  if (sftpPort !== null && (!Number.isInteger(sftpPort) || sftpPort < 0 || sftpPort > 65535)) problems.push(`SFTP_PORT must be a port number, or "off" (got "${env.SFTP_PORT}")`);
+  const sftpHostKey = env.SFTP_HOST_KEY ? resolve(env.SFTP_HOST_KEY) : null;
+  if (sftpHostKey && !existsSync(sftpHostKey)) problems.push(`SFTP_HOST_KEY names ${sftpHostKey}, which does not exist (leave it unset to have a key generated into the data folder)`);
+  const sftpMaxConnections = number('SFTP_MAX_CONNECTIONS', 50, 1);
   let secretKey: Buffer | null = null;
   if (env.SLUICE_SECRET_KEY) {
     const text = env.SLUICE_SECRET_KEY.trim();
@@ -131,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretKey,
     runJobs: !/^(0|false|no|off)$/i.test(env.SLUICE_JOBS ?? ''),
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
+    sftp: { port: sftpPort, hostKeyPath: sftpHostKey, maxConnections: Math.floor(sftpMaxConnections) },
     readLimits: { maxFieldChars: Math.floor(maxFieldKb * 1024), maxRecordChars: Math.floor(maxRecordKb * 1024) },
     s3: { endpoint: env.S3_ENDPOINT || undefined, region: env.S3_REGION || env.AWS_REGION || 'us-east-1', forcePathStyle: /^(1|true|yes)$/i.test(env.S3_FORCE_PATH_STYLE ?? (env.S3_ENDPOINT ? 'true' : 'false')) },
   };

@@ -13,6 +13,8 @@ import { addFeed, findFeed, getFeed, listFeeds } from '../feeds/feeds.service.js
 import { jobSchedule } from '../jobs/schedule.js';
 import { log } from '../log.js';
 import { packageRoot } from '../paths.js';
+import { startSftp } from '../sftp/startSftp.js';
+import type { SftpServer } from '../sftp/sftpServer.js';
 import { createApp } from './app.js';
 import { BackgroundWork } from './backgroundWork.js';
 
@@ -20,6 +22,8 @@ export interface RunningServer {
   ctx: Context;
   url: string;
   inbox: FolderInbox;
+  /** The built-in SFTP endpoint, when SFTP_PORT is set. */
+  sftp: SftpServer | null;
   /** The account created on first start of the embedded default; its password is shown once. */
   firstAdmin?: { email: string; password: string };
   /** Stops intake, lets running work end, closes the database; at most `graceMs`. */
@@ -54,6 +58,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
   });
   const address = server.address();
   const url = `http://localhost:${typeof address === 'object' && address ? address.port : config.port}`;
+  const sftp = await startSftp(ctx);
 
   // The folder channel: the watcher reacts quickly, the rescan catches what it missed and
   // whatever was already there at start-up; both settle files the same way.
@@ -107,6 +112,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
     ctx,
     url,
     inbox,
+    sftp,
     firstAdmin,
     stop(graceMs = 30_000) {
       stopping ??= (async () => {
@@ -119,6 +125,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
         clearInterval(rescanTimer);
         for (const timer of pending.values()) clearTimeout(timer);
         await watcher.close();
+        await sftp?.stop();
         await inbox.close();
         await rescanning;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
