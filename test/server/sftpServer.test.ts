@@ -11,6 +11,7 @@ import { processQueue } from '../../src/pipeline/queue.js';
 import { listRuns, runEvents } from '../../src/runs/runs.service.js';
 import { addSftpAccount, SFTP_LOGIN_LIMITS } from '../../src/sftp/accounts.service.js';
 import { uploadsDirOf } from '../../src/sftp/sftpServer.js';
+import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples, usersControl, usersCsv } from '../helpers/uploads.js';
 import { until } from '../helpers/wait.js';
@@ -197,5 +198,23 @@ describe('built-in SFTP endpoint', () => {
     } finally {
       conn.end();
     }
+  });
+
+  it('sluice sftp add | list | info | remove manage the logins the server takes (compiled CLI)', async () => {
+    const env = { SLUICE_DATA_DIR: server.dataDir, SFTP_PORT: String(port) };
+    const added = await runCli(['sftp', 'add', 'demo', '--password-stdin', '--name', 'from-cli', '--json'], env, 'a-password-from-stdin\n');
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ username: 'from-cli', method: 'password' });
+    await (await connect('from-cli', 'a-password-from-stdin')).end();
+    const keyed = await runCli(['sftp', 'add', 'demo', '--public-key', join(keys, 'id.pub')], env);
+    expect(keyed.stdout).toMatch(/added SFTP account demo\S* \(ssh-ed25519 SHA256:/);
+    const listed = await runCli(['sftp', 'list', 'demo'], env);
+    expect(listed.stdout).toMatch(/from-cli {2}password {2}created .* last login .* from 127\.0\.0\.1/);
+    const info = await runCli(['sftp', 'info', '--json'], env);
+    expect(JSON.parse(info.stdout)).toEqual({ port, hostKeyFingerprint: server.sftp!.fingerprint });
+    expect((await runCli(['sftp', 'remove', 'from-cli'], env)).code).toBe(0);
+    await expect(connect('from-cli', 'a-password-from-stdin')).rejects.toThrow(/authentication/i);
+    const weak = await runCli(['sftp', 'add', 'demo', '--public-key', join(keys, 'id')], env);
+    expect(weak).toMatchObject({ code: 2, stderr: expect.stringMatching(/private key/) });
   });
 });

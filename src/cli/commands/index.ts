@@ -7,6 +7,7 @@ import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
 import { runCommand, runsCommand } from './runs.js';
 import { serveCommand } from './serve.js';
+import { sftpCommand } from './sftp.js';
 import { uploadCommand } from './upload.js';
 import type { Command } from './shared.js';
 import { validateCommand } from './validate.js';
@@ -37,6 +38,7 @@ export const commands: Record<string, Command> = {
   admin: adminCommand,
   upload: uploadCommand,
   changes: changesCommand,
+  sftp: sftpCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

@@ -3,8 +3,12 @@ import { EXIT } from '../output.js';
 import type { Command } from './shared.js';
 
 export const serveCommand: Command = {
-  summary: 'serve: the HTTP API, the folder inbox and the scheduled jobs (what npm start runs)',
+  summary: 'serve [--sftp-port P]: the HTTP API, the folder inbox, SFTP and the scheduled jobs (what npm start runs)',
+  // The port SFTP takes when SFTP_PORT is not set: npm start passes 2222, so the embedded
+  // default takes uploads over SFTP out of the box; SFTP_PORT=off still turns it off.
+  options: { 'sftp-port': { type: 'string' } },
   async run(input) {
+    if (input.options['sftp-port'] !== undefined && process.env.SFTP_PORT === undefined) process.env.SFTP_PORT = String(input.options['sftp-port']);
     const config = input.loadConfig();
     process.env.LOG_LEVEL = process.env.SLUICE_LOG_LEVEL ?? 'info';
     const server = await serve(config);
@@ -20,6 +24,9 @@ export const serveCommand: Command = {
             ]
           : []),
         `Drop upload sets into ${config.inboxDir}/<feed>/ — feeds: ${feeds.join(', ') || 'none yet (npx sluice feed add <slug>)'}`,
+        ...(server.sftp
+          ? [`SFTP on port ${server.sftp.port}, host key ${server.sftp.fingerprint} — logins: npx sluice sftp add <feed>`]
+          : []),
         `Upload API: PUT ${config.publicUrl}/api/v1/feeds/<feed>/files/<name> with an API key (npx sluice key create <feed>)`,
         '',
       ].join('\n'),
