@@ -11,6 +11,8 @@ import { processQueue } from '../../src/pipeline/queue.js';
 import { listRuns, runEvents } from '../../src/runs/runs.service.js';
 import { addSftpAccount, SFTP_LOGIN_LIMITS } from '../../src/sftp/accounts.service.js';
 import { uploadsDirOf } from '../../src/sftp/sftpServer.js';
+import { addAdmin } from '../../src/admins/admins.service.js';
+import { AdminClient } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples, usersControl, usersCsv } from '../helpers/uploads.js';
@@ -216,5 +218,22 @@ describe('built-in SFTP endpoint', () => {
     await expect(connect('from-cli', 'a-password-from-stdin')).rejects.toThrow(/authentication/i);
     const weak = await runCli(['sftp', 'add', 'demo', '--public-key', join(keys, 'id')], env);
     expect(weak).toMatchObject({ code: 2, stderr: expect.stringMatching(/private key/) });
+  });
+
+  it("the feed page shows the host key and the logins; an operator adds one (password shown once) and removes it", async () => {
+    await addAdmin(db(), { email: 'op@example.com', role: 'operator', password: 'operator-password-1', actor: 'test' });
+    const browser = new AdminClient(server.url);
+    await browser.signIn('op@example.com', 'operator-password-1');
+    const page = await browser.get('/admin/feeds/demo/settings');
+    expect(page.text).toContain(server.sftp!.fingerprint);
+    expect(page.text).toMatch(/demo-key<\/td><td>ssh-ed25519 <span class="mono">SHA256:/);
+    const added = await browser.post('/admin/feeds/demo/sftp', { username: 'from-page' });
+    expect(added.status).toBe(201);
+    const shown = /class="secret mono">([^<]+)</.exec(added.text)![1]!;
+    await (await connect('from-page', shown)).end();
+    expect((await browser.get('/admin/feeds/demo/settings')).text).not.toContain(shown);
+    const id = (await db()('sftp_accounts').where({ username: 'from-page' }).first('id')).id;
+    expect((await browser.post(`/admin/feeds/demo/sftp/${id}/remove`)).status).toBe(302);
+    await expect(connect('from-page', shown)).rejects.toThrow(/authentication/i);
   });
 });

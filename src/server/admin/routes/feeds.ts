@@ -10,8 +10,9 @@ import { startSyncNow, syncNow } from '../../../pull/pullFeed.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
 import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
+import { sftpAccountRoutes, sftpSection } from './sftpAccounts.js';
 
-async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200) {
+async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200, sftpCreated?: { username: string; password: string }) {
   const slug = encodeURIComponent(feed.slug);
   const secrets = await feedSecretNames(sluice, feed.id);
   const field = (name: (typeof feedSettingNames)[number]) => {
@@ -47,6 +48,7 @@ async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, val
         s3: sluice.config.s3InboxUrl ? `${sluice.config.s3InboxUrl.replace(/\/?$/, '/')}${feed.slug}/` : null,
         http: `${sluice.config.publicUrl}/api/v1/feeds/${slug}/files/<name>`,
       },
+      sftp: await sftpSection(sluice, feed, sftpCreated),
     },
     status,
   );
@@ -54,6 +56,8 @@ async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, val
 
 export function feedRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   const db = sluice.database.knex;
+  const currentValues = (feed: Feed) => Object.fromEntries(feedSettingNames.map((n) => [n, textOf(feed.settings[n])]));
+  sftpAccountRoutes(router, sluice, (ctx, feed, created) => settingsPage(ctx, sluice, feed, currentValues(feed), {}, 201, created));
 
   router.get('/feeds/:feed/settings', need('viewer'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
