@@ -117,6 +117,25 @@ export type LoginOutcome = { ok: true; account: SftpAccount; feedId: number } | 
  */
 export async function checkSftpLogin(db: Db, username: string, address: string, proof: LoginProof): Promise<LoginOutcome> {
   const name = username.toLowerCase().slice(0, 64);
+  // An attempt is counted while it is checked, so a source system opening several connections
+  // at once would spend the budget with right passwords: one account's checks take turns.
+  const previous = checking.get(name) ?? Promise.resolve();
+  const turn = previous.then(() => checkLogin(db, name, address, proof));
+  const settled = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  checking.set(name, settled);
+  void settled.then(() => {
+    if (checking.get(name) === settled) checking.delete(name);
+  });
+  return turn;
+}
+
+/** The running check of each username in this process (see checkSftpLogin). */
+const checking = new Map<string, Promise<void>>();
+
+async function checkLogin(db: Db, name: string, address: string, proof: LoginProof): Promise<LoginOutcome> {
   const row = await db('sftp_accounts').where({ username: name }).first();
   if (proof.method === 'publickey' && !proof.signature) {
     // Only a question ("would this key do?"): answering it costs no attempt, checks nothing.

@@ -186,6 +186,11 @@ describe('built-in SFTP endpoint', () => {
     await (await connect()).end();
   });
 
+  it('lets one account open more connections at once than the failure limit (right passwords never spend it)', async () => {
+    const clients = await Promise.all(Array.from({ length: SFTP_LOGIN_LIMITS.perAccount + 1 }, () => connect()));
+    await Promise.all(clients.map((c) => c.end()));
+  });
+
   it('serves nothing but sftp: no commands, shells or port forwarding', async () => {
     await expect(openssh('ssh', ['demo-key@127.0.0.1', 'id'])).rejects.toThrow();
     await expect(openssh('ssh', ['-N', '-o', 'ExitOnForwardFailure=yes', '-L', '0:127.0.0.1:22', 'demo-key@127.0.0.1'])).rejects.toThrow();
