@@ -219,6 +219,8 @@ describe('built-in SFTP endpoint', () => {
     expect(listed.stdout).toMatch(/from-cli {2}password {2}created .* last login .* from 127\.0\.0\.1/);
     const info = await runCli(['sftp', 'info', '--json'], env);
     expect(JSON.parse(info.stdout)).toEqual({ port, hostKeyFingerprint: server.sftp!.fingerprint });
+    // The fingerprint is the one OpenSSH shows for the key kept in the data folder.
+    expect(execFileSync('ssh-keygen', ['-lf', join(server.dataDir, 'sftp_host_ed25519_key.pub')]).toString()).toContain(server.sftp!.fingerprint);
     expect((await runCli(['sftp', 'remove', 'from-cli'], env)).code).toBe(0);
     await expect(connect('from-cli', 'a-password-from-stdin')).rejects.toThrow(/authentication/i);
     const weak = await runCli(['sftp', 'add', 'demo', '--public-key', join(keys, 'id')], env);
