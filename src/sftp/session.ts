@@ -94,13 +94,17 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
     return info;
   };
 
+  /** Requests still running: the server's stop waits for them (a file being handed to its set). */
+  const running = new Set<Promise<unknown>>();
   /** Runs one request; a Refusal or any failure becomes its status, never a dropped request. */
   const answer = (reqId: number, work: () => Promise<void>) => {
-    work().catch((error: unknown) => {
+    const request = work().catch((error: unknown) => {
       if (error instanceof Refusal) return sftp.status(reqId, error.status, error.message);
       log.warn('sftp request failed', { feed: feed.slug, account: account.username, error: String(error) });
       sftp.status(reqId, STATUS_CODE.FAILURE, error instanceof Error && 'code' in error && error.code === 'usage' ? error.message : 'the server could not do this; see its log');
     });
+    running.add(request);
+    void request.finally(() => running.delete(request));
   };
   const ok = (reqId: number) => sftp.status(reqId, STATUS_CODE.OK);
 
@@ -111,7 +115,10 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
     });
     let result;
     try {
-      if (!(await file.stat()).isFile()) throw noSuchFile();
+      const info = await file.stat();
+      if (!info.isFile()) throw noSuchFile();
+      // As the folder channel: a second name means the bytes are also someone else's file.
+      if (info.nlink > 1) throw denied('the file is a hard link to a file elsewhere');
       result = await receiveFile(ctx, feed, 'sftp', name, { path, handle: file });
     } finally {
       await file.close();
@@ -290,6 +297,7 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
 
   /** The session or its connection ended: uploads never closed are dropped, so nothing half-written remains. */
   const dropUnclosed = async () => {
+    await Promise.allSettled(running);
     const unclosed = [...handles.values()].filter((h): h is Upload => h.kind === 'upload');
     handles.clear();
     for (const upload of unclosed) {

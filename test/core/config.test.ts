@@ -21,6 +21,7 @@ describe('configuration', () => {
       runJobs: true,
       trustProxy: false,
       readLimits: { maxFieldChars: 64 * 1024, maxRecordChars: 1024 * 1024 },
+      sftp: { port: null, hostKeyPath: null, maxConnections: 50 },
     });
     expect(loadConfig({ SLUICE_MAX_FIELD_KB: '128', SLUICE_MAX_RECORD_KB: '4096' }).readLimits).toEqual({ maxFieldChars: 128 * 1024, maxRecordChars: 4096 * 1024 });
     expect(() => loadConfig({ SLUICE_MAX_FIELD_KB: '512', SLUICE_MAX_RECORD_KB: '256' })).toThrow('SLUICE_MAX_RECORD_KB (256) must be at least SLUICE_MAX_FIELD_KB (512)');
@@ -34,6 +35,14 @@ describe('configuration', () => {
         '  - PUBLIC_URL must be an absolute URL (got "not a url")',
     );
     expect(() => loadConfig({ DATABASE_URL: 'mysql://root@localhost' })).toThrow(/must name a database/);
+    expect(() => loadConfig({ SFTP_PORT: '22x', SFTP_HOST_KEY: '/nonexistent/key', SFTP_MAX_CONNECTIONS: '0' })).toThrow(
+      'Invalid configuration:\n' +
+        '  - SFTP_PORT must be a port number, or "off" (got "22x")\n' +
+        '  - SFTP_HOST_KEY names /nonexistent/key, which does not exist (leave it unset to have a key generated into the data folder)\n' +
+        '  - SFTP_MAX_CONNECTIONS must be a number ≥ 1 (got "0")',
+    );
+    expect(loadConfig({ SFTP_PORT: 'off' }).sftp.port).toBeNull();
+    expect(loadConfig({ SFTP_PORT: '2222' }).sftp.port).toBe(2222);
     expect(redact('mysql://root:pw@db:3306/sluice')).toBe('mysql://root:***@db:3306/sluice');
   });
 });
