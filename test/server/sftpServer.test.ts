@@ -242,5 +242,10 @@ describe('built-in SFTP endpoint', () => {
     const id = (await db()('sftp_accounts').where({ username: 'from-page' }).first('id')).id;
     expect((await browser.post(`/admin/feeds/demo/sftp/${id}/remove`)).status).toBe(302);
     await expect(connect('from-page', shown)).rejects.toThrow(/authentication/i);
+    // The run page names the channel and the login that delivered each file.
+    const [first] = (await listRuns(db(), { feedId: (await getFeed(db(), 'demo')).id })).slice(-1);
+    const runPage = (await browser.get(`/admin/runs/${first!.id}`)).text;
+    expect(runPage).toContain('<dt>Channel</dt><dd>sftp');
+    expect(runPage).toMatch(/received control\.json over SFTP \(account demo-key, from 127\.0\.0\.1\) <span class="muted">\(sftp:demo-key\)/);
   });
 });
