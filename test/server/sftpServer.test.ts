@@ -13,7 +13,7 @@ import { addSftpAccount, SFTP_LOGIN_LIMITS } from '../../src/sftp/accounts.servi
 import { uploadsDirOf } from '../../src/sftp/sftpServer.js';
 import { addAdmin } from '../../src/admins/admins.service.js';
 import { AdminClient } from '../helpers/admin.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, sluice } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import { samples, usersControl, usersCsv } from '../helpers/uploads.js';
 import { until } from '../helpers/wait.js';
@@ -247,5 +247,22 @@ describe('built-in SFTP endpoint', () => {
     const runPage = (await browser.get(`/admin/runs/${first!.id}`)).text;
     expect(runPage).toContain('<dt>Channel</dt><dd>sftp');
     expect(runPage).toMatch(/received control\.json over SFTP \(account demo-key, from 127\.0\.0\.1\) <span class="muted">\(sftp:demo-key\)/);
+  });
+
+  it('serve --sftp-port (what npm start passes) turns SFTP on unless SFTP_PORT says otherwise, with a key made on first start', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sluice-serve-sftp-'));
+    const start = async (env: Record<string, string>) => {
+      const { child, done } = sluice(['serve', '--sftp-port', '0'], { SLUICE_DATA_DIR: dataDir, PORT: '0', SLUICE_JOBS: 'off', ...env });
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      await until('serve to start', async () => out.includes('Upload API'));
+      child.kill('SIGTERM');
+      await done;
+      return out;
+    };
+    const first = /SFTP on port \d+, host key (SHA256:\S+)/.exec(await start({}))?.[1];
+    expect(first).toBeDefined();
+    expect(await start({})).toContain(`host key ${first}`); // the same key after a restart
+    expect(await start({ SFTP_PORT: 'off' })).not.toContain('SFTP on port');
   });
 });

@@ -1,3 +1,4 @@
+import { usageError } from '../../errors.js';
 import { serve } from '../../server/serve.js';
 import { EXIT } from '../output.js';
 import type { Command } from './shared.js';
@@ -8,8 +9,13 @@ export const serveCommand: Command = {
   // default takes uploads over SFTP out of the box; SFTP_PORT=off still turns it off.
   options: { 'sftp-port': { type: 'string' } },
   async run(input) {
-    if (input.options['sftp-port'] !== undefined && process.env.SFTP_PORT === undefined) process.env.SFTP_PORT = String(input.options['sftp-port']);
     const config = input.loadConfig();
+    // Read after the configuration, which has loaded .env: an SFTP_PORT set there wins too.
+    const sftpDefault = input.options['sftp-port'];
+    if (sftpDefault !== undefined && process.env.SFTP_PORT === undefined) {
+      if (!/^\d{1,5}$/.test(String(sftpDefault)) || Number(sftpDefault) > 65535) throw usageError(`--sftp-port must be a port number (got "${sftpDefault}")`);
+      config.sftp.port = Number(sftpDefault);
+    }
     process.env.LOG_LEVEL = process.env.SLUICE_LOG_LEVEL ?? 'info';
     const server = await serve(config);
     const feeds = await server.ctx.database.knex('feeds').orderBy('slug').pluck('slug');
