@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { receiveFile } from '../pipeline/receiving.js';
 import { addRunEvent } from '../runs/runs.service.js';
 import { sftpAccountExists, type SftpAccount } from './accounts.service.js';
 import { joinsSet, resolveSftpPath, uploadNameProblem } from './paths.js';
+import { attrsOf, denied, longname, noSuchFile, Refusal, ROOT_ATTRS } from './replies.js';
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 
@@ -39,22 +39,6 @@ interface Upload {
   failed: string | null;
 }
 type Handle = Upload | { kind: 'listing'; done: boolean };
-
-/** Thrown inside a request to answer it with a status and a message the client shows. */
-class Refusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-const denied = (message: string) => new Refusal(STATUS_CODE.PERMISSION_DENIED, message);
-const noSuchFile = () => new Refusal(STATUS_CODE.NO_SUCH_FILE, 'no such file');
-
-const attrsOf = (s: Stats): Attributes => ({ mode: s.mode, uid: 0, gid: 0, size: s.size, atime: Math.floor(s.atimeMs / 1000), mtime: Math.floor(s.mtimeMs / 1000) });
-const ROOT_ATTRS: Attributes = { mode: constants.S_IFDIR | 0o755, uid: 0, gid: 0, size: 0, atime: 0, mtime: 0 };
-const longname = (name: string, s: Stats) => `-rw-r--r--    1 sluice   sluice   ${String(s.size).padStart(10)} ${s.mtime.toISOString().slice(0, 16).replace('T', ' ')} ${name}`;
 
 /**
  * One SFTP session: its `/` is its feed's inbox folder, flat. It uploads, lists, stats, renames

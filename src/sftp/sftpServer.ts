@@ -101,25 +101,23 @@ export class SftpServer {
             : null;
       if (!proof) return auth.reject(['publickey', 'password']);
       const db = this.ctx.database.knex;
-      checkSftpLogin(db, auth.username, address, proof).then(
-        async (outcome) => {
-          if (outcome.ok) {
-            // The feed is read before the login completes, so the session's first request
-            // already finds its handlers in place.
-            feed = await getFeed(db, outcome.feedId);
-            account = outcome.account;
-            return auth.accept();
-          }
-          if (outcome.reason === 'key_acceptable') return auth.accept();
-          if (outcome.reason === 'too_many_attempts') log.warn('SFTP login refused: too many failed attempts', { username: auth.username, address });
-          auth.reject(['publickey', 'password']);
-        },
-      ).catch(
-        (error: unknown) => {
-          log.error('SFTP login check failed', { error: String(error) });
-          auth.reject();
-        },
-      );
+      const login = async () => {
+        const outcome = await checkSftpLogin(db, auth.username, address, proof);
+        if (outcome.ok) {
+          // The feed is read before the login completes, so the session's first request
+          // already finds its handlers in place.
+          feed = await getFeed(db, outcome.feedId);
+          account = outcome.account;
+          return auth.accept();
+        }
+        if (outcome.reason === 'key_acceptable') return auth.accept();
+        if (outcome.reason === 'too_many_attempts') log.warn('SFTP login refused: too many failed attempts', { username: auth.username, address });
+        auth.reject(['publickey', 'password']);
+      };
+      login().catch((error: unknown) => {
+        log.error('SFTP login check failed', { error: String(error) });
+        auth.reject();
+      });
     });
 
     client.on('ready', () => {
