@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import ssh2, { type Attributes, type FileEntry, type SFTPWrapper } from 'ssh2';
+import ssh2, { type FileEntry, type SFTPWrapper } from 'ssh2';
 import type { Context } from '../context.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
