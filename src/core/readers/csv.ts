@@ -1,5 +1,5 @@
 import { rowProblem } from '../problems.js';
-import { csvRecords } from './csvTokens.js';
+import { csvRecords } from './csvRecords.js';
 import type { ReadLimits, RecordReader, SourceRow, SourceValue } from './types.js';
 
 /** Alternative alignments tried for a record with the wrong field count. */

@@ -1,0 +1,168 @@
+import Papa from 'papaparse';
+import { setProblem } from '../problems.js';
+import { ReadError, type ReadLimits } from './types.js';
+
+/** One record as split from the text: its fields, the line it starts on, and which fields overflowed. */
+export interface RawRecord {
+  fields: string[];
+  line: number;
+  /** Index of the first field longer than the field limit (kept cut short), or -1. */
+  tooLong: number;
+}
+
+type Newline = '\n' | '\r';
+
+/**
+ * Splits CSV/TSV text into records with papaparse's parser (RFC 4180: `"` quotes, `""` escapes),
+ * driven here on the decoded chunks rather than through its own streamer: that one parses the
+ * unfinished record again with every chunk, which is quadratic in a long field. Here the
+ * unfinished record is parsed again only once the text after it is as long as itself, so a
+ * record costs time linear in its length, and a record that runs past the record limit
+ * (typically an unclosed quote) stops the file at the line where it starts, after reading at
+ * most the limit and one chunk. Papaparse gives neither lines nor error positions: the lines are
+ * counted from the records and the position of a malformed field is found from where it starts.
+ */
+export async function* csvRecords(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): AsyncGenerator<RawRecord> {
+  let newline: Newline | null = null;
+  let parser: Papa.Parser | null = null;
+  let carry = ''; // the unfinished record the last parse left
+  let carryLine = 1; // the line it starts on
+  let pending: string[] = [];
+  let pendingLength = 0;
+
+  const parse = (final: boolean): RawRecord[] => {
+    let input = carry + pending.join('');
+    pending = [];
+    pendingLength = 0;
+    newline ??= guessNewline(input, final);
+    if (newline === null) {
+      carry = input;
+      tooLongRecord(carry);
+      return [];
+    }
+    // The last row of a parse is always held back as possibly unfinished; at the end of the
+    // text a line end closes it (unless the text already ends with one).
+    if (final && input.length > 0 && !input.endsWith(newline)) input += newline;
+    parser ??= new Papa.Parser({ delimiter, newline, quoteChar: '"', header: false, skipEmptyLines: false, dynamicTyping: false });
+    const result = parser.parse(input, 0, true) as Papa.ParseResult<string[]>;
+    const rows = result.data;
+    let end = result.meta.cursor;
+    const invalid = result.errors.find((e) => e.code === 'InvalidQuotes');
+    if (invalid) {
+      const at = afterClosingQuote(input, invalid.index ?? 0, delimiter, newline);
+      // A closing quote at the end of a chunk is judged once the next chunk has come.
+      if (at < input.length) malformed(input, at, newline);
+    }
+    const records = toRecords(rows, carryLine, newline, limits, input, end);
+    if (records.oversized !== -1) {
+      carryLine = records.oversized;
+      tooLongRecord(null);
+    }
+    carryLine = records.nextLine;
+    carry = input.slice(end);
+    if (final && carry.length > 0) {
+      throw new ReadError(setProblem('csv_malformed', 'malformed CSV: a quoted field that starts in this record is never closed (a " is missing)', { file, line: carryLine }));
+    }
+    tooLongRecord(carry);
+    return records.out;
+  };
+
+  /** Fails on an unfinished `record` over the record limit, or (null) on a finished one that starts at `carryLine`. */
+  const tooLongRecord = (record: string | null) => {
+    if (record !== null && record.length <= limits.maxRecordChars) return;
+    const opened = newline === null || record === null ? -1 : openQuote(record, delimiter, newline);
+    const quoted = opened === -1 || record === null ? '' : `; a quoted field opened at line ${carryLine + count(record, newline!, 0, opened)} may never be closed (a " is missing)`;
+    throw new ReadError(
+      setProblem('csv_malformed', `malformed CSV: the record that starts here is longer than ${Math.round(limits.maxRecordChars / 1024)} KB (SLUICE_MAX_RECORD_KB)${quoted}`, {
+        file,
+        line: carryLine,
+      }),
+    );
+  };
+
+  const malformed = (input: string, at: number, nl: Newline): never => {
+    const lineStart = input.lastIndexOf(nl, at - 1) + 1;
+    throw new ReadError(
+      setProblem('csv_malformed', `malformed CSV: ${JSON.stringify(input[at])} follows the closing quote of a field; a field must end at its closing " (write a quote inside a quoted field as "")`, {
+        file,
+        line: carryLine + count(input, nl, 0, at),
+        column: at - lineStart + 1,
+      }),
+    );
+  };
+
+  for await (const chunk of text) {
+    pending.push(chunk);
+    pendingLength += chunk.length;
+    if (pendingLength < carry.length && carry.length + pendingLength <= limits.maxRecordChars) continue;
+    yield* parse(false);
+  }
+  yield* parse(true);
+}
+
+/**
+ * The record separator: a line end inside a record is kept as it is, and a CR before LF is
+ * dropped from the last field, so CRLF and LF may be mixed. A file whose first line ends with a
+ * lone CR is read as CR-separated throughout.
+ */
+function guessNewline(text: string, final: boolean): Newline | null {
+  const lf = text.indexOf('\n');
+  const cr = text.indexOf('\r');
+  if (cr === -1 || (lf !== -1 && lf < cr)) return lf === -1 && !final ? null : '\n';
+  if (cr + 1 < text.length) return text[cr + 1] === '\n' ? '\n' : '\r';
+  return final ? '\r' : null;
+}
+
+/** The records of one parse, each with the line it starts on; the line after the last; the line of a record over the record limit, or -1. */
+function toRecords(rows: string[][], firstLine: number, nl: Newline, limits: ReadLimits, input: string, end: number) {
+  const out: RawRecord[] = new Array(rows.length);
+  // Only quoted fields hold line ends: when the text has no more line ends than records, every
+  // record is one line and the fields need not be searched.
+  const multiline = count(input, nl, 0, end) !== rows.length;
+  let line = firstLine;
+  for (let r = 0; r < rows.length; r++) {
+    const fields = rows[r]!;
+    const last = fields.length - 1;
+    if (nl === '\n' && fields[last]!.endsWith('\r')) fields[last] = fields[last]!.slice(0, -1);
+    let tooLong = -1;
+    let span = 1;
+    let size = 0;
+    for (let i = 0; i <= last; i++) {
+      const field = fields[i]!;
+      size += field.length;
+      if (multiline) span += count(field, nl, 0, field.length);
+      if (field.length > limits.maxFieldChars && tooLong === -1) {
+        tooLong = i;
+        fields[i] = field.slice(0, limits.maxFieldChars);
+      }
+    }
+    if (size > limits.maxRecordChars) return { out, nextLine: line, oversized: line };
+    out[r] = { fields, line, tooLong };
+    line += span;
+  }
+  return { out, nextLine: line, oversized: -1 };
+}
+
+/** Occurrences of `nl` in `text` between `from` and `to`. */
+function count(text: string, nl: Newline, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf(nl, from); i !== -1 && i < to; i = text.indexOf(nl, i + 1)) n++;
+  return n;
+}
+
+/** Where the character after the closing quote of the quoted field whose text starts at `start` is, past spaces. */
+function afterClosingQuote(input: string, start: number, delimiter: string, nl: Newline): number {
+  let q = input.indexOf('"', start);
+  while (q !== -1 && input[q + 1] === '"') q = input.indexOf('"', q + 2);
+  if (q === -1) return input.length;
+  let at = q + 1;
+  while (at < input.length && input[at] !== delimiter && input[at] !== nl && input[at]!.trim() === '') at++;
+  return at;
+}
+
+/** The offset of the opening quote of a field the unfinished `record` leaves open, or -1. */
+function openQuote(record: string, delimiter: string, nl: Newline): number {
+  const result = new Papa.Parser({ delimiter, newline: nl, quoteChar: '"' }).parse(record, 0, false) as Papa.ParseResult<string[]>;
+  const missing = result.errors.find((e) => e.code === 'MissingQuotes');
+  return missing?.index === undefined ? -1 : missing.index - 1;
+}
