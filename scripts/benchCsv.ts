@@ -40,10 +40,10 @@ async function* textOf(path: string): AsyncGenerator<string> {
   for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: CHUNK })) yield chunk as string;
 }
 
-/** The reader's splitter, as `csv.ts` uses it. */
-async function viaRecords(path: string, limits: ReadLimits, split = csvRecords): Promise<number> {
+/** The reader's splitter, as `csv.ts` uses it: records in batches. */
+async function viaRecords(path: string, limits: ReadLimits): Promise<number> {
   let n = 0;
-  for await (const _ of split(textOf(path), ',', path, limits)) n++;
+  for await (const batch of csvRecords(textOf(path), ',', path, limits)) n += batch.length;
   return n;
 }
 
@@ -88,10 +88,14 @@ async function engine(name: string): Promise<Engine> {
   if (name === 'papa-stream') return viaPapaStream;
   if (name === 'udsv') return viaUdsv;
   if (name === 'tokenizer') {
-    // The hand-written tokenizer this reader used before papaparse (only on a commit that has it).
+    // The hand-written tokenizer this reader used before papaparse, one record per await (only on a commit that has it).
     const path = '../src/core/readers/csvTokens.js';
-    const { csvRecords: tokens } = (await import(path)) as { csvRecords: typeof csvRecords };
-    return (file, limits) => viaRecords(file, limits, tokens);
+    const { csvRecords: tokens } = (await import(path)) as { csvRecords: (text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits) => AsyncIterable<unknown> };
+    return async (file, limits) => {
+      let n = 0;
+      for await (const _ of tokens(textOf(file), ',', file, limits)) n++;
+      return n;
+    };
   }
   throw new Error(`unknown engine ${name}`);
 }

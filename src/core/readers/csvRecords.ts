@@ -21,8 +21,9 @@ type Newline = '\n' | '\r';
  * (typically an unclosed quote) stops the file at the line where it starts, after reading at
  * most the limit and one chunk. Papaparse gives neither lines nor error positions: the lines are
  * counted from the records and the position of a malformed field is found from where it starts.
+ * Records come in batches, one per parse, so a million rows are not a million awaits here.
  */
-export async function* csvRecords(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): AsyncGenerator<RawRecord> {
+export async function* csvRecords(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): AsyncGenerator<RawRecord[]> {
   let newline: Newline | null = null;
   let parser: Papa.Parser | null = null;
   let carry = ''; // the unfinished record the last parse left
@@ -54,9 +55,9 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
       if (at < input.length) malformed(input, at, newline);
     }
     const records = toRecords(rows, carryLine, newline, limits, input, end);
-    if (records.oversized !== -1) {
-      carryLine = records.oversized;
-      tooLongRecord(null);
+    if (records.oversized) {
+      carryLine = records.oversized.line;
+      overLimit(records.oversized.quoteLine);
     }
     carryLine = records.nextLine;
     carry = input.slice(end);
@@ -67,11 +68,16 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     return records.out;
   };
 
-  /** Fails on an unfinished `record` over the record limit, or (null) on a finished one that starts at `carryLine`. */
-  const tooLongRecord = (record: string | null) => {
-    if (record !== null && record.length <= limits.maxRecordChars) return;
-    const opened = newline === null || record === null ? -1 : openQuote(record, delimiter, newline);
-    const quoted = opened === -1 || record === null ? '' : `; a quoted field opened at line ${carryLine + count(record, newline!, 0, opened)} may never be closed (a " is missing)`;
+  /** Fails on an unfinished `record` over the record limit. */
+  const tooLongRecord = (record: string) => {
+    if (record.length <= limits.maxRecordChars) return;
+    const opened = newline === null ? -1 : openQuote(record, delimiter, newline);
+    overLimit(opened === -1 ? -1 : carryLine + count(record, newline!, 0, opened));
+  };
+
+  /** Fails on the record that starts at `carryLine` for being over the record limit, naming the line of a quote left open where the limit was passed. */
+  const overLimit = (quoteLine: number): never => {
+    const quoted = quoteLine === -1 ? '' : `; a quoted field opened at line ${quoteLine} may never be closed (a " is missing)`;
     throw new ReadError(
       setProblem('csv_malformed', `malformed CSV: the record that starts here is longer than ${Math.round(limits.maxRecordChars / 1024)} KB (SLUICE_MAX_RECORD_KB)${quoted}`, {
         file,
@@ -95,9 +101,11 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     pending.push(chunk);
     pendingLength += chunk.length;
     if (pendingLength < carry.length && carry.length + pendingLength <= limits.maxRecordChars) continue;
-    yield* parse(false);
+    const batch = parse(false);
+    if (batch.length > 0) yield batch;
   }
-  yield* parse(true);
+  const batch = parse(true);
+  if (batch.length > 0) yield batch;
 }
 
 /**
@@ -113,7 +121,7 @@ function guessNewline(text: string, final: boolean): Newline | null {
   return final ? '\r' : null;
 }
 
-/** The records of one parse, each with the line it starts on; the line after the last; the line of a record over the record limit, or -1. */
+/** The records of one parse, each with the line it starts on; the line after the last; a record over the record limit, if any. */
 function toRecords(rows: string[][], firstLine: number, nl: Newline, limits: ReadLimits, input: string, end: number) {
   const out: RawRecord[] = new Array(rows.length);
   // Only quoted fields hold line ends: when the text has no more line ends than records, every
@@ -129,18 +137,22 @@ function toRecords(rows: string[][], firstLine: number, nl: Newline, limits: Rea
     let size = 0;
     for (let i = 0; i <= last; i++) {
       const field = fields[i]!;
+      const lines = multiline ? count(field, nl, 0, field.length) : 0;
       size += field.length;
-      if (multiline) span += count(field, nl, 0, field.length);
-      if (field.length > limits.maxFieldChars && tooLong === -1) {
-        tooLong = i;
+      if (size > limits.maxRecordChars) {
+        // A field that spans lines was quoted: the quote that opened it is the likely culprit.
+        return { out, nextLine: line, oversized: { line, quoteLine: lines > 0 ? line + span - 1 : -1 } };
+      }
+      span += lines;
+      if (field.length > limits.maxFieldChars) {
+        if (tooLong === -1) tooLong = i;
         fields[i] = field.slice(0, limits.maxFieldChars);
       }
     }
-    if (size > limits.maxRecordChars) return { out, nextLine: line, oversized: line };
     out[r] = { fields, line, tooLong };
     line += span;
   }
-  return { out, nextLine: line, oversized: -1 };
+  return { out, nextLine: line, oversized: null };
 }
 
 /** Occurrences of `nl` in `text` between `from` and `to`. */
