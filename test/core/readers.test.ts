@@ -74,6 +74,7 @@ describe('CSV reader', () => {
   it('reads TSV and a custom delimiter', async () => {
     expect((await read('a\tb\n1\t2\n', { delimiter: '\t' })).rows[0]?.values).toEqual({ a: '1', b: '2' });
     expect((await read('a;b\n1;2\n', { delimiter: ';' })).rows[0]?.values).toEqual({ a: '1', b: '2' });
+    expect(await readError('a"b\n1"2\n', { delimiter: '"' })).toBe('f.csv: the delimiter "\\"" cannot separate fields: a quote, a line end or a byte-order mark');
   });
 
   it('decodes windows-1252, latin1 and UTF-16LE', async () => {

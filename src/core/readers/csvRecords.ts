@@ -24,6 +24,10 @@ type Newline = '\n' | '\r';
  * Records come in batches, one per parse, so a million rows are not a million awaits here.
  */
 export async function* csvRecords(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): AsyncGenerator<RawRecord[]> {
+  // Papaparse would quietly split on "," instead.
+  if (Papa.BAD_DELIMITERS.includes(delimiter)) {
+    throw new ReadError(setProblem('control_schema', `the delimiter ${JSON.stringify(delimiter)} cannot separate fields: a quote, a line end or a byte-order mark`, { file }));
+  }
   let newline: Newline | null = null;
   let parser: Papa.Parser | null = null;
   let carry = ''; // the unfinished record the last parse left
@@ -47,7 +51,7 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     parser ??= new Papa.Parser({ delimiter, newline, quoteChar: '"', header: false, skipEmptyLines: false, dynamicTyping: false });
     const result = parser.parse(input, 0, true) as Papa.ParseResult<string[]>;
     const rows = result.data;
-    let end = result.meta.cursor;
+    const end = result.meta.cursor;
     const invalid = result.errors.find((e) => e.code === 'InvalidQuotes');
     if (invalid) {
       const at = afterClosingQuote(input, invalid.index ?? 0, delimiter, newline);
