@@ -61,6 +61,14 @@ describe('CSV reader', () => {
     for (let size = 1; size <= text.length; size++) expect((await read(text, {}, size)).rows, `chunks of ${size} bytes`).toEqual(expected);
   });
 
+  it('drops spaces before an opening quote, and keeps them before other text and inside quotes', async () => {
+    const { rows } = await read('id,name,bio\r\n1, "Ada, Jr.",  "say ""hi""" \r\n2, Ben," ""q"""\r\n');
+    expect(rows).toEqual([
+      { line: 2, values: { id: '1', name: 'Ada, Jr.', bio: 'say "hi"' } },
+      { line: 3, values: { id: '2', name: ' Ben', bio: ' "q"' } },
+    ]);
+  });
+
   it('reports an unclosed quote with the line it starts on', async () => {
     expect(await readError('id,name\n1,Ada\n2,"Ben\n3,Cy\n')).toBe('f.csv:3: malformed CSV: a quoted field that starts in this record is never closed (a " is missing)');
   });

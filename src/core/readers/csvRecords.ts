@@ -58,7 +58,7 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
       // A closing quote at the end of a chunk is judged once the next chunk has come.
       if (at < input.length) malformed(input, at, newline);
     }
-    const records = toRecords(rows, carryLine, newline, limits, input, end);
+    const records = toRecords(rows, carryLine, newline, delimiter, limits, input, end);
     if (records.oversized) {
       carryLine = records.oversized.line;
       overLimit(records.oversized.quoteLine);
@@ -126,28 +126,30 @@ function guessNewline(text: string, final: boolean): Newline | null {
 }
 
 /** The records of one parse, each with the line it starts on; the line after the last; a record over the record limit, if any. */
-function toRecords(rows: string[][], firstLine: number, nl: Newline, limits: ReadLimits, input: string, end: number) {
+function toRecords(rows: string[][], firstLine: number, nl: Newline, delimiter: string, limits: ReadLimits, input: string, end: number) {
   const out: RawRecord[] = new Array(rows.length);
   // Only quoted fields hold line ends: when the text has no more line ends than records, every
   // record is one line and the fields need not be searched.
   const multiline = count(input, nl, 0, end) !== rows.length;
+  const spaced = spacedQuoteLines(input, end, delimiter, nl, firstLine);
+  let next = 0; // the first of `spaced` not before the current record
   let line = firstLine;
   for (let r = 0; r < rows.length; r++) {
     const fields = rows[r]!;
     const last = fields.length - 1;
     if (nl === '\n' && fields[last]!.endsWith('\r')) fields[last] = fields[last]!.slice(0, -1);
-    let tooLong = -1;
     let span = 1;
+    if (multiline) for (const field of fields) span += count(field, nl, 0, field.length);
+    while (next < spaced.length && spaced[next]! < line) next++;
+    if (next < spaced.length && spaced[next]! < line + span) {
+      for (let i = 0; i < fields.length; i++) if (fields[i]!.charCodeAt(0) === 32) unspaceQuote(fields, i, delimiter);
+    }
+    let tooLong = -1;
     let size = 0;
-    for (let i = 0; i <= last; i++) {
+    for (let i = 0; i < fields.length; i++) {
       const field = fields[i]!;
-      const lines = multiline ? count(field, nl, 0, field.length) : 0;
       size += field.length;
-      if (size > limits.maxRecordChars) {
-        // A field that spans lines was quoted: the quote that opened it is the likely culprit.
-        return { out, nextLine: line, oversized: { line, quoteLine: lines > 0 ? line + span - 1 : -1 } };
-      }
-      span += lines;
+      if (size > limits.maxRecordChars) return { out, nextLine: line, oversized: { line, quoteLine: openedAt(fields, i, line, nl) } };
       if (field.length > limits.maxFieldChars) {
         if (tooLong === -1) tooLong = i;
         fields[i] = field.slice(0, limits.maxFieldChars);
@@ -157,6 +159,65 @@ function toRecords(rows: string[][], firstLine: number, nl: Newline, limits: Rea
     line += span;
   }
   return { out, nextLine: line, oversized: null };
+}
+
+/** The line where field `at` of a record starting at `line` opened, if it spans lines (so it was quoted: the likely culprit of an oversized record), or -1. */
+function openedAt(fields: string[], at: number, line: number, nl: Newline): number {
+  if (!fields[at]!.includes(nl)) return -1;
+  for (let i = 0; i < at; i++) line += count(fields[i]!, nl, 0, fields[i]!.length);
+  return line;
+}
+
+/**
+ * The lines, in order, where a field starts with spaces and a quote in the text itself (after a
+ * delimiter or a line end), which papaparse reads as text. Found in the text, not in the fields,
+ * because a quoted field may hold the same characters (`" ""b"""` is ` "b"`).
+ */
+function spacedQuoteLines(input: string, end: number, delimiter: string, nl: Newline, firstLine: number): number[] {
+  const lines: number[] = [];
+  if (delimiter === ' ') return lines;
+  let line = firstLine;
+  let counted = 0;
+  for (let i = input.indexOf(' "'); i !== -1 && i < end; i = input.indexOf(' "', i + 2)) {
+    let start = i;
+    while (start > 0 && input[start - 1] === ' ') start--;
+    const before = input[start - 1];
+    if (start > 0 && before !== delimiter && before !== nl) continue;
+    line += count(input, nl, counted, start);
+    counted = start;
+    if (lines[lines.length - 1] !== line) lines.push(line);
+  }
+  return lines;
+}
+
+/**
+ * Papaparse reads a quote after spaces as text, as RFC 4180 has it; this reader has always read
+ * such a field as quoted, dropping the spaces (`a, "b, c"` is `a` and `b, c`). So a field papaparse
+ * read that way is joined with the ones after it up to its closing quote. A quote that stays open
+ * to the end of the line, or is followed by more than spaces, is left as papaparse read it.
+ */
+function unspaceQuote(fields: string[], at: number, delimiter: string): void {
+  const open = fields[at]!.search(/[^ ]/);
+  if (open === -1 || fields[at]![open] !== '"') return;
+  let text = fields[at]!.slice(open + 1);
+  for (let last = at; ; ) {
+    const end = closingQuote(text);
+    if (end >= 0) {
+      fields.splice(at, last - at + 1, text.slice(0, end).replaceAll('""', '"'));
+      return;
+    }
+    if (end === -2 || last + 1 === fields.length) return;
+    text += delimiter + fields[++last]!;
+  }
+}
+
+/** In the text after an opening quote: where the closing quote is, if only spaces follow it; -1 while none is, -2 if more follows it. */
+function closingQuote(text: string): number {
+  for (let q = text.indexOf('"'); q !== -1; q = text.indexOf('"', q + 2)) {
+    if (text[q + 1] === '"') continue;
+    return /^[ \t]*$/.test(text.slice(q + 1)) ? q : -2;
+  }
+  return -1;
 }
 
 /** Occurrences of `nl` in `text` between `from` and `to`. */
