@@ -69,8 +69,8 @@ describe('CSV reader', () => {
     ]);
   });
 
-  it('reports an unclosed quote with the line it starts on', async () => {
-    expect(await readError('id,name\n1,Ada\n2,"Ben\n3,Cy\n')).toBe('f.csv:3: malformed CSV: a quoted field that starts in this record is never closed (a " is missing)');
+  it('reports an unclosed quote with the line it starts on and the field it opens', async () => {
+    expect(await readError('id,name\n1,Ada\n2,"Ben\n3,Cy\n')).toBe('f.csv:3:2: malformed CSV: a quoted field that starts in this record is never closed (a " is missing)');
   });
 
   it('reports a record with the wrong number of fields and reads on', async () => {
@@ -210,7 +210,7 @@ describe('size limits keep a hostile file from stalling the reader', () => {
       }
     })();
     expect(formatProblem(error!.problem)).toBe(
-      'f.csv:3: malformed CSV: the record that starts here is longer than 1024 KB (SLUICE_MAX_RECORD_KB); a quoted field opened at line 3 may never be closed (a " is missing)',
+      'f.csv:3:2: malformed CSV: the record that starts here is longer than 1024 KB (SLUICE_MAX_RECORD_KB); a quoted field opened at line 3 may never be closed (a " is missing)',
     );
     expect(served).toBeLessThan(2 * 1024 * 1024);
     expect(await readError('[{"id": "u1", "bio": "' + 'x'.repeat(5000) + '"}]', { format: 'json' }, limits)).toMatch(/^f\.csv:1: malformed JSON: the record that starts here is longer than 4 KB/);

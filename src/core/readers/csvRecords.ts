@@ -61,12 +61,13 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     const records = toRecords(rows, carryLine, newline, delimiter, limits, input, end);
     if (records.oversized) {
       carryLine = records.oversized.line;
-      overLimit(records.oversized.quoteLine);
+      overLimit(records.oversized.quoteLine, records.oversized.field);
     }
     carryLine = records.nextLine;
     carry = input.slice(end);
     if (final && carry.length > 0) {
-      throw new ReadError(setProblem('csv_malformed', 'malformed CSV: a quoted field that starts in this record is never closed (a " is missing)', { file, line: carryLine }));
+      const { field } = unfinished(carry, delimiter, newline);
+      throw new ReadError(setProblem('csv_malformed', 'malformed CSV: a quoted field that starts in this record is never closed (a " is missing)', { file, line: carryLine, column: field }));
     }
     tooLongRecord(carry);
     return records.out;
@@ -75,17 +76,20 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
   /** Fails on an unfinished `record` over the record limit. */
   const tooLongRecord = (record: string) => {
     if (record.length <= limits.maxRecordChars) return;
-    const opened = newline === null ? -1 : openQuote(record, delimiter, newline);
-    overLimit(opened === -1 ? -1 : carryLine + count(record, newline!, 0, opened));
+    const nl = newline;
+    if (nl === null) return overLimit(-1, 1);
+    const { quote, field } = unfinished(record, delimiter, nl);
+    overLimit(quote === -1 ? -1 : carryLine + count(record, nl, 0, quote), field);
   };
 
-  /** Fails on the record that starts at `carryLine` for being over the record limit, naming the line of a quote left open where the limit was passed. */
-  const overLimit = (quoteLine: number): never => {
+  /** Fails on the record that starts at `carryLine` for being over the record limit, naming the field (and the line of a quote left open) where the limit was passed. */
+  const overLimit = (quoteLine: number, field: number): never => {
     const quoted = quoteLine === -1 ? '' : `; a quoted field opened at line ${quoteLine} may never be closed (a " is missing)`;
     throw new ReadError(
       setProblem('csv_malformed', `malformed CSV: the record that starts here is longer than ${Math.round(limits.maxRecordChars / 1024)} KB (SLUICE_MAX_RECORD_KB)${quoted}`, {
         file,
         line: carryLine,
+        column: field,
       }),
     );
   };
@@ -149,7 +153,7 @@ function toRecords(rows: string[][], firstLine: number, nl: Newline, delimiter: 
     for (let i = 0; i < fields.length; i++) {
       const field = fields[i]!;
       size += field.length;
-      if (size > limits.maxRecordChars) return { out, nextLine: line, oversized: { line, quoteLine: openedAt(fields, i, line, nl) } };
+      if (size > limits.maxRecordChars) return { out, nextLine: line, oversized: { line, quoteLine: openedAt(fields, i, line, nl), field: i + 1 } };
       if (field.length > limits.maxFieldChars) {
         if (tooLong === -1) tooLong = i;
         fields[i] = field.slice(0, limits.maxFieldChars);
@@ -237,9 +241,9 @@ function afterClosingQuote(input: string, start: number, delimiter: string, nl: 
   return at;
 }
 
-/** The offset of the opening quote of a field the unfinished `record` leaves open, or -1. */
-function openQuote(record: string, delimiter: string, nl: Newline): number {
+/** Of an unfinished `record`: the offset of the opening quote of a field it leaves open (or -1), and the number of the field it ends in. */
+function unfinished(record: string, delimiter: string, nl: Newline): { quote: number; field: number } {
   const result = new Papa.Parser({ delimiter, newline: nl, quoteChar: '"' }).parse(record, 0, false) as Papa.ParseResult<string[]>;
   const missing = result.errors.find((e) => e.code === 'MissingQuotes');
-  return missing?.index === undefined ? -1 : missing.index - 1;
+  return { quote: missing?.index === undefined ? -1 : missing.index - 1, field: result.data[result.data.length - 1]?.length ?? 1 };
 }
