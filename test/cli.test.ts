@@ -54,7 +54,7 @@ describe('sluice CLI', () => {
     expect(run.state).toBe('failed');
     expect(run.errors.first).toEqual(
       expect.arrayContaining([
-        { file: 'groups.csv', line: 6, column: null, code: 'csv_malformed', message: expect.stringMatching(/never closed/) },
+        { file: 'groups.csv', line: 6, column: 2, code: 'csv_malformed', message: expect.stringMatching(/never closed/) },
         { file: 'people.csv', line: 1, column: 3, code: 'header_unknown', message: expect.stringMatching(/"PHONE" is not mapped/) },
       ]),
     );

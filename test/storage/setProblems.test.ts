@@ -27,7 +27,7 @@ const cases: [string, Record<string, string | Buffer | object>, string, 'refused
   ['a duplicate header', { 'control.json': control, 'users.csv': 'id,email,first,last,groups,email\n' }, 'users.csv:1:6: column "email" appears twice in the header (columns 2 and 6)'],
   ['a mapped column absent', { 'control.json': control, 'users.csv': 'id,email,first,groups\nu1,a@example.org,Ada,\n' }, 'users.csv:1: the control file maps column "last" but the header has no such column'],
   ['undecodable bytes', { 'control.json': control, 'users.csv': Buffer.concat([Buffer.from('id,email,first,last,groups\nu1,a@example.org,Ad'), Buffer.from([0xff]), Buffer.from(',L,\n')]) }, 'users.csv:2:20: bytes that are not valid utf-8'],
-  ['an unclosed quote', { 'control.json': control, 'users.csv': csv + 'u2,b@example.org,"Ben,Jones,\n' }, 'users.csv:3: malformed CSV: a quoted field that starts in this record is never closed'],
+  ['an unclosed quote', { 'control.json': control, 'users.csv': csv + 'u2,b@example.org,"Ben,Jones,\n' }, 'users.csv:3:3: malformed CSV: a quoted field that starts in this record is never closed'],
   ['no control file', { 'users.csv': csv }, 'has no control.json', 'refused'],
 ];
 

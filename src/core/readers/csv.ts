@@ -1,5 +1,5 @@
 import { rowProblem } from '../problems.js';
-import { csvRecords } from './csvTokens.js';
+import { csvRecords, type RawRecord } from './csvRecords.js';
 import type { ReadLimits, RecordReader, SourceRow, SourceValue } from './types.js';
 
 /** Alternative alignments tried for a record with the wrong field count. */
@@ -11,51 +11,58 @@ const MAX_SHIFTS = 8;
  * has by position, so the user it names still counts as present.
  */
 export async function readDelimited(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): Promise<RecordReader> {
-  const records = csvRecords(text, delimiter, file, limits)[Symbol.asyncIterator]();
+  const batches = csvRecords(text, delimiter, file, limits)[Symbol.asyncIterator]();
   const isBlank = (fields: string[]) => fields.length === 1 && fields[0] === '';
 
   // The header is the first non-blank line.
   let header: string[] | null = null;
+  let first: RawRecord[] = [];
   while (header === null) {
-    const next = await records.next();
+    const next = await batches.next();
     if (next.done) break;
-    if (!isBlank(next.value.fields)) header = next.value.fields.map((h) => h.trim());
+    const at = next.value.findIndex((record) => !isBlank(record.fields));
+    if (at !== -1) {
+      header = next.value[at]!.fields.map((h) => h.trim());
+      first = next.value.slice(at + 1);
+    }
   }
   const columns = header ?? [];
   let count = 0;
   const shown = delimiter === '\t' ? '\\t' : delimiter;
 
   async function* rows(): AsyncGenerator<SourceRow> {
-    for (;;) {
-      const next = await records.next();
+    for (let batch = first; ; ) {
+      for (const { fields, line, tooLong } of batch) {
+        if (isBlank(fields) && columns.length !== 1) continue;
+        count++;
+        const values = byPosition(columns, fields, 0);
+        if (fields.length !== columns.length) {
+          const extra = fields.length - columns.length;
+          const readings: Record<string, SourceValue>[] = [];
+          for (let shift = 1; shift <= Math.min(Math.abs(extra), MAX_SHIFTS); shift++) readings.push(byPosition(columns, fields, extra > 0 ? shift : -shift));
+          const rejected = rowProblem('field_count', `has ${fields.length} fields but the header has ${columns.length}; check for an unquoted "${shown}" or a missing value`, {
+            file,
+            line,
+            column: Math.min(fields.length, columns.length) + 1,
+          });
+          yield { line, values, rejected, readings };
+          continue;
+        }
+        if (tooLong !== -1) {
+          const rejected = rowProblem('field_too_long', `${columns[tooLong] ?? 'a field'} is longer than ${Math.round(limits.maxFieldChars / 1024)} KB (SLUICE_MAX_FIELD_KB)`, {
+            file,
+            line,
+            column: tooLong + 1,
+          });
+          values[columns[tooLong]!] = '';
+          yield { line, values, rejected };
+          continue;
+        }
+        yield { line, values };
+      }
+      const next = await batches.next();
       if (next.done) return;
-      const { fields, line, tooLong } = next.value;
-      if (isBlank(fields) && columns.length !== 1) continue;
-      count++;
-      const values = byPosition(columns, fields, 0);
-      if (fields.length !== columns.length) {
-        const extra = fields.length - columns.length;
-        const readings: Record<string, SourceValue>[] = [];
-        for (let shift = 1; shift <= Math.min(Math.abs(extra), MAX_SHIFTS); shift++) readings.push(byPosition(columns, fields, extra > 0 ? shift : -shift));
-        const rejected = rowProblem('field_count', `has ${fields.length} fields but the header has ${columns.length}; check for an unquoted "${shown}" or a missing value`, {
-          file,
-          line,
-          column: Math.min(fields.length, columns.length) + 1,
-        });
-        yield { line, values, rejected, readings };
-        continue;
-      }
-      if (tooLong !== -1) {
-        const rejected = rowProblem('field_too_long', `${columns[tooLong] ?? 'a field'} is longer than ${Math.round(limits.maxFieldChars / 1024)} KB (SLUICE_MAX_FIELD_KB)`, {
-          file,
-          line,
-          column: tooLong + 1,
-        });
-        values[columns[tooLong]!] = '';
-        yield { line, values, rejected };
-        continue;
-      }
-      yield { line, values };
+      batch = next.value;
     }
   }
   return { columns: header, rows: rows(), count: () => count, seenKeys: () => new Set(columns) };
