@@ -1,6 +1,7 @@
 import { migrateLatest, openDatabase } from '../../storage/database.js';
 import { EXIT } from '../output.js';
 import { adminCommand } from './admins.js';
+import { appTokenCommand } from './appToken.js';
 import { changesCommand } from './changes.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
@@ -37,6 +38,7 @@ export const commands: Record<string, Command> = {
   admin: adminCommand,
   upload: uploadCommand,
   changes: changesCommand,
+  'app-token': appTokenCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]
