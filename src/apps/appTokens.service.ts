@@ -28,6 +28,9 @@ export interface AppGrant {
   scope: AppScope;
 }
 
+/** How exact the "last used" time is. */
+export const LAST_USED_PRECISION_MS = 60_000;
+
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 // `sluiceapp_` never matches a source key's `sluice_<12>_<32>` shape, nor the other way round:
 // the two kinds are told apart before any lookup.
@@ -106,7 +109,12 @@ export async function authenticateAppToken(db: Db, presented: string): Promise<A
   const row = await db('app_tokens').where({ prefix: match[1] }).first();
   if (!row || row.revoked_at) return null;
   if (!timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash(presented), 'hex'))) return null;
-  await db('app_tokens').where({ id: row.id }).update({ last_used_at: toDbTime() });
+  // Once a minute at most: an application following the change log asks many times a second,
+  // and a write per request would compete with applies (on SQLite, fail them as "locked").
+  const stale = toDbTime(new Date(Date.now() - LAST_USED_PRECISION_MS));
+  if (!row.last_used_at || String(row.last_used_at) < stale) {
+    await db('app_tokens').where({ id: row.id }).update({ last_used_at: toDbTime() });
+  }
   return {
     tokenId: Number(row.id),
     prefix: String(row.prefix),
