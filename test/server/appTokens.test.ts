@@ -115,6 +115,21 @@ describe('application tokens and the directory read API', () => {
     }
   });
 
+  it('describes the read API, the change log and on-demand sync in the OpenAPI document, with the application token as their security', async () => {
+    const doc = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>>; components: { securitySchemes: Record<string, unknown> } };
+    for (const [path, method] of [
+      ['/api/v1/feeds/{feed}/users', 'get'],
+      ['/api/v1/feeds/{feed}/users/{key}', 'get'],
+      ['/api/v1/feeds/{feed}/users/{key}/sync', 'post'],
+      ['/api/v1/feeds/{feed}/groups', 'get'],
+      ['/api/v1/feeds/{feed}/groups/{code}/members', 'get'],
+      ['/api/v1/changes', 'get'],
+    ] as const) {
+      expect(doc.paths[path]?.[method]?.security, path).toEqual([{ appToken: [] }]);
+    }
+    expect(doc.components.securitySchemes.appToken).toBeDefined();
+  });
+
   it('sluice app-token create shows the token once and stores it hashed; list shows feeds, scope and last use; revoke ends it', async () => {
     const env = { SLUICE_DATA_DIR: server.dataDir };
     const created = await runCli(['app-token', 'create', 'intranet', '--feeds', 'hr,sales', '--scope', 'read', '--json'], env);
