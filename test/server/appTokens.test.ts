@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addAdmin } from '../../src/admins/admins.service.js';
 import { createAppToken, listAppTokens, revokeAppToken } from '../../src/apps/appTokens.service.js';
 import { addFeed } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
+import { AdminClient } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestServer } from '../helpers/server.js';
 import { copySample, importFolder } from '../helpers/uploads.js';
@@ -128,6 +130,29 @@ describe('application tokens and the directory read API', () => {
       expect(doc.paths[path]?.[method]?.security, path).toEqual([{ appToken: [] }]);
     }
     expect(doc.components.securitySchemes.appToken).toBeDefined();
+  });
+
+  it('an administrator creates a token on the admin page (shown once), sees its last use, and revokes it; an operator may not', async () => {
+    const password = 'correct horse battery staple';
+    await addAdmin(db(), { email: 'root@example.org', role: 'admin', password, actor: 'test' });
+    await addAdmin(db(), { email: 'op@example.org', role: 'operator', password, actor: 'test' });
+    const admin = new AdminClient(server.url);
+    expect((await admin.signIn('root@example.org', password)).location).toBe('/admin');
+    const created = await admin.post('/admin/app-tokens', { name: 'intranet page', feeds: 'hr', scope: 'read' });
+    expect(created.status).toBe(201);
+    const token = /(sluiceapp_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{32})/.exec(created.text)![1]!;
+    expect((await get('/api/v1/feeds/hr/groups', token)).status).toBe(200);
+    const listing = await admin.get('/admin/app-tokens');
+    expect(listing.text).not.toContain(token);
+    expect(listing.text).toContain('intranet page');
+    expect((await admin.post('/admin/app-tokens', { name: 'x', feeds: 'nope', scope: 'read' })).status).toBe(400);
+    const id = (await listAppTokens(db())).find((t) => t.name === 'intranet page')!.id;
+    expect((await admin.post(`/admin/app-tokens/${id}/revoke`)).status).toBe(302);
+    expect((await get('/api/v1/feeds/hr/groups', token)).status).toBe(401);
+
+    const operator = new AdminClient(server.url);
+    await operator.signIn('op@example.org', password);
+    expect((await operator.get('/admin/app-tokens')).status).toBe(403);
   });
 
   it('sluice app-token create shows the token once and stores it hashed; list shows feeds, scope and last use; revoke ends it', async () => {
