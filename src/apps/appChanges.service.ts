@@ -11,6 +11,7 @@ import { writeChangeLog } from '../pipeline/changeLogWrite.js';
 import { addRunEvent, createRun, getRun, transition, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
 import { appChangeRecord, readAppChanges, type AppChange } from './appChangeRecords.js';
+import { recordHash } from './appOwned.js';
 
 export interface AppChangesResult {
   run: Run | null;
@@ -66,7 +67,7 @@ export async function applyAppChanges(ctx: Context, feed: Feed, body: unknown, a
     const run = await createRun(trx, { feedId: feed.id, channel: 'app', actor });
     const now = toDbTime();
     const counts = emptyCounts();
-    for (const plan of planned) await applyOne(trx, feed.id, run.id, plan, counts, now);
+    for (const plan of planned) await applyOne(trx, feed.id, run.id, plan, counts, now, feed.settings.appOwnedFields);
     await writeChangeLog(ctx, trx, run.id, feed.id, now);
     await trx('feeds').where({ id: feed.id }).update({ directory_version: Number(version.directory_version) + 1 });
     await trx('runs').where({ id: run.id }).update({ mode: 'delta', counts: JSON.stringify(counts), row_count: planned.length });
@@ -82,7 +83,7 @@ const fieldsOf = (record: UserRecord) => ({
   custom: record.custom,
 });
 
-async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { change, record, current }: Planned, counts: ChangeCounts, now: string) {
+async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { change, record, current }: Planned, counts: ChangeCounts, now: string, appOwned: string[]) {
   const log = (entity: string, op: string, before: unknown, after: unknown, groupCode: string | null = null) =>
     trx('run_changes').insert({ run_id: runId, entity, op, entity_key: change.key, group_code: groupCode, before_values: before === null ? null : JSON.stringify(before), after_values: after === null ? null : JSON.stringify(after) });
   if (change.op === 'delete') {
@@ -94,7 +95,9 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
     counts.users.deleted++;
     return;
   }
-  const values = { ...record!.profile, custom: JSON.stringify(record!.custom), record_hash: record!.hash, updated_at: now };
+  // Hashed as the source's next run will hash it, so that a record it sends unchanged is unchanged.
+  const hash = recordHash(record!.profile, record!.custom, current?.lockedFields ?? [], appOwned);
+  const values = { ...Object.fromEntries(profileColumns.map((c) => [c, record!.profile[c as keyof UserRecord['profile']] ?? null])), custom: JSON.stringify(record!.custom), record_hash: hash, updated_at: now };
   if (change.op === 'create') {
     await trx('directory_users').insert({ feed_id: feedId, user_key: record!.key, ...values, state: 'active', locked_fields: '[]', source_record: null, created_at: now, created_in_run: runId, last_seen_in_run: runId });
     await log('user', 'create', null, fieldsOf(record!));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { readChanges } from '../../src/directory/changeLog.js';
-import { addFeed } from '../../src/feeds/feeds.service.js';
+import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
 import { getRun } from '../../src/runs/runs.service.js';
 import { testDatabases } from '../helpers/databases.js';
@@ -86,5 +86,37 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
     expect(response.status).toBe(201);
     expect(await db()('directory_users').where({ user_key: 'app1' }).first()).toBeUndefined();
     expect(await db()('directory_memberships').where({ user_key: 'app1' }).first()).toBeUndefined();
+  });
+
+  it('keeps the fields the feed lists in appOwnedFields through the next source run, which overwrites the others', async () => {
+    const feeds = { owned: 'custom.lastSeen,title', plain: '' };
+    for (const [slug, owned] of Object.entries(feeds)) {
+      await addFeed(db(), slug, { settings: { holdFirstRun: false } });
+      if (owned) await setFeedSetting(db(), slug, 'appOwnedFields', owned);
+      expect((await importFolder(server.ctx, slug, await copySample('basic'))).state).toBe('applied');
+      const { token } = await createAppToken(db(), { name: `app of ${slug}`, feeds: [slug], scope: 'write' });
+      const response = await fetch(`${server.url}/api/v1/feeds/${slug}/app-changes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ changes: [{ op: 'update', key: 'u1001', fields: { 'custom.lastSeen': '2026-11-28T06:00:00Z', title: 'Dr' } }] }),
+      });
+      expect(response.status).toBe(201);
+      const before = await last();
+      // The source changes u1001's last name: its whole record is written again.
+      const run = await importFolder(server.ctx, slug, await copySample('changes'));
+      expect(run.state, JSON.stringify(run.holdReasons)).toBe('applied');
+      const row = await db()('directory_users').join('feeds', 'feeds.id', 'directory_users.feed_id').where({ 'feeds.slug': slug, user_key: 'u1001' }).first('last_name', 'title', 'custom');
+      const logged = (await readChanges(db(), { after: before, limit: 10_000 })).changes.find((c) => c.entity === 'user' && c.entityKey === 'u1001');
+      if (owned) {
+        expect(row).toMatchObject({ last_name: 'Schmidt-Weber', title: 'Dr' });
+        expect(JSON.parse(row.custom)).toEqual({ department: 'Chemistry', lastSeen: '2026-11-28T06:00:00Z' });
+        expect(logged).toMatchObject({ operation: 'update', before: { lastName: 'Okafor' }, after: { lastName: 'Schmidt-Weber' } });
+        expect(Object.keys(logged!.after!)).toEqual(['lastName']);
+      } else {
+        // Not the application's: the source's record is the user's record again.
+        expect(row).toMatchObject({ last_name: 'Schmidt-Weber', title: null });
+        expect(JSON.parse(row.custom)).toEqual({ department: 'Chemistry' });
+      }
+    }
   });
 });
