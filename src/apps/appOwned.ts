@@ -65,3 +65,34 @@ export async function keepAppOwnedFields(db: Knex, runId: number, feedId: number
     after = rows[rows.length - 1]!.user_key!;
   }
 }
+
+/**
+ * A user an application created is not "missing" from a source run until the source could have
+ * known it: until an export carrying it was written before this run started. A full run that
+ * lacks it before then leaves it alone; the first one after it decides as for any user
+ * (README, "Two-way").
+ */
+export async function keepUnexportedAppUsers(db: Knex, runId: number, feedId: number): Promise<number> {
+  return db('staging_absent')
+    .where({ run_id: runId })
+    .whereIn(
+      'user_id',
+      db('directory_users as d')
+        .join('runs as r', function () {
+          this.on('r.id', '=', 'd.created_in_run').andOn('r.channel', '=', db.raw('?', ['app']));
+        })
+        .join('directory_changes as c', function () {
+          this.on('c.run_id', '=', 'd.created_in_run').andOn('c.entity_key', '=', 'd.user_key').andOn('c.entity', '=', db.raw('?', ['user'])).andOn('c.operation', '=', db.raw('?', ['create']));
+        })
+        .where('d.feed_id', feedId)
+        .whereNotExists(
+          db('app_exports as e')
+            .where('e.feed_id', feedId)
+            .whereRaw('e.upto_commit_seq >= c.commit_seq')
+            .whereRaw('e.created_at < (SELECT created_at FROM runs WHERE id = ?)', [runId])
+            .select(db.raw('1')),
+        )
+        .select('d.id'),
+    )
+    .delete();
+}

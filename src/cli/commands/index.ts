@@ -3,6 +3,7 @@ import { EXIT } from '../output.js';
 import { adminCommand } from './admins.js';
 import { appTokenCommand } from './appToken.js';
 import { changesCommand } from './changes.js';
+import { exportCommand } from './exportApp.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
@@ -39,6 +40,7 @@ export const commands: Record<string, Command> = {
   upload: uploadCommand,
   changes: changesCommand,
   'app-token': appTokenCommand,
+  export: exportCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

@@ -1,0 +1,23 @@
+import type { Knex } from 'knex';
+
+/**
+ * Exports of an application's changes back to the source. `upto_commit_seq` is the change log
+ * position the export covers: the next export starts after it, and a user the application
+ * created at a lower position has been carried to the source.
+ */
+export async function up(knex: Knex): Promise<void> {
+  await knex.schema.createTable('app_exports', (t) => {
+    t.increments('id');
+    t.integer('feed_id').unsigned().notNullable().references('feeds.id');
+    t.integer('run_id').unsigned().notNullable();
+    t.bigInteger('upto_commit_seq').unsigned().notNullable();
+    t.string('target', 2048).notNullable();
+    t.integer('users').notNullable();
+    t.datetime('created_at', { precision: 3 }).notNullable();
+    t.index(['feed_id', 'upto_commit_seq']);
+  });
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTableIfExists('app_exports');
+}
