@@ -5,6 +5,7 @@ import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { s3Client } from '../../src/channels/s3Inbox.js';
+import { runScheduledExports } from '../../src/exports/exportSchedule.js';
 import { exportAppChanges } from '../../src/exports/exports.service.js';
 import { addFeed, getFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { runCli } from '../helpers/cli.js';
@@ -92,5 +93,21 @@ describe('exporting the applications\' changes back to the source', () => {
     const checked = await validate(local);
     expect(checked.code, checked.stdout).toBe(0);
     expect(JSON.parse(checked.stdout)).toMatchObject({ ok: true, rows: 1 });
+  });
+
+  it('exports on the feed\'s exportSchedule, once per slot', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'sluice-export-scheduled-'));
+    await setFeedSetting(db(), 'hr', 'exportTo', folder);
+    await setFeedSetting(db(), 'hr', 'exportFormat', 'csv');
+    await setFeedSetting(db(), 'hr', 'exportSchedule', 'hourly');
+    await post([{ op: 'update', key: 'u1002', fields: { title: 'Mx' } }]);
+    const now = new Date();
+    expect(await runScheduledExports(server.ctx, now)).toEqual([]);
+    const later = new Date(now.getTime() + 2 * 3_600_000);
+    const [done, ...more] = await runScheduledExports(server.ctx, later);
+    expect(more).toEqual([]);
+    expect(done).toMatchObject({ users: 1, target: join(folder, `hr-${done!.run.id}`) });
+    expect(await runScheduledExports(server.ctx, later)).toEqual([]);
+    expect(await readdir(folder)).toEqual([`hr-${done!.run.id}`]);
   });
 });

@@ -16,8 +16,15 @@ export async function up(knex: Knex): Promise<void> {
     t.datetime('created_at', { precision: 3 }).notNullable();
     t.index(['feed_id', 'upto_commit_seq']);
   });
+  // One row per feed with an exportSchedule: moving `next_export_at` on claims a slot, once.
+  await knex.schema.createTable('export_schedules', (t) => {
+    t.integer('feed_id').unsigned().primary().references('feeds.id');
+    t.string('schedule', 255);
+    t.datetime('next_export_at', { precision: 3 });
+  });
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTableIfExists('export_schedules');
   await knex.schema.dropTableIfExists('app_exports');
 }
