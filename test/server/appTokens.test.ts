@@ -117,12 +117,13 @@ describe('application tokens and the directory read API', () => {
     }
   });
 
-  it('describes the read API, the change log and on-demand sync in the OpenAPI document, with the application token as their security', async () => {
+  it('describes the read API, the change log, on-demand sync and app changes in the OpenAPI document, with the application token as their security', async () => {
     const doc = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown }>>; components: { securitySchemes: Record<string, unknown> } };
     for (const [path, method] of [
       ['/api/v1/feeds/{feed}/users', 'get'],
       ['/api/v1/feeds/{feed}/users/{key}', 'get'],
       ['/api/v1/feeds/{feed}/users/{key}/sync', 'post'],
+      ['/api/v1/feeds/{feed}/app-changes', 'post'],
       ['/api/v1/feeds/{feed}/groups', 'get'],
       ['/api/v1/feeds/{feed}/groups/{code}/members', 'get'],
       ['/api/v1/changes', 'get'],

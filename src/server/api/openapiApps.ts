@@ -46,6 +46,20 @@ export function appPaths() {
           },
         },
       },
+      '/api/v1/feeds/{feed}/app-changes': {
+        post: {
+          summary: "The application's own changes, applied at once as an `app` run (write scope): all of them, or none with every problem",
+          security,
+          parameters: [feed],
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/AppChanges' } } } },
+          responses: {
+            '201': ok('Applied', { type: 'object', properties: { run: { $ref: '#/components/schemas/Run' } } }),
+            '422': ok('Refused; nothing was applied', { type: 'object', properties: { error: { type: 'object' }, problems: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, pointer: { type: 'string' }, key: { type: 'string' } } } } } }),
+            ...common,
+            ...errors({ '400': 'Not JSON', '413': 'More than 4 MB' }),
+          },
+        },
+      },
       '/api/v1/feeds/{feed}/groups': {
         get: { summary: "The feed's groups in code order", security, parameters: [feed, after('a group code'), limit], responses: { '200': ok('A page of groups', page('Group')), ...common } },
       },
@@ -98,6 +112,27 @@ export function appPaths() {
         },
       },
       UserSync: { type: 'object', properties: { user: { oneOf: [{ $ref: '#/components/schemas/User' }, { type: 'null' }] }, run: { $ref: '#/components/schemas/Run' } } },
+      AppChanges: {
+        type: 'object',
+        required: ['changes'],
+        properties: {
+          changes: {
+            type: 'array',
+            maxItems: 1000,
+            items: {
+              type: 'object',
+              required: ['op', 'key'],
+              properties: {
+                op: { enum: ['create', 'update', 'delete'] },
+                key: { type: 'string' },
+                fields: { type: 'object', additionalProperties: { type: ['string', 'array', 'null'] }, description: 'By field name; locked fields are refused unless listed in appOwnedFields' },
+                addGroups: { type: 'array', items: { type: 'string' }, description: 'Memberships the application manages (managed = false)' },
+                removeGroups: { type: 'array', items: { type: 'string' }, description: "Only the application's own memberships" },
+              },
+            },
+          },
+        },
+      },
       Group: { type: 'object', properties: { code: { type: 'string' }, name: { type: 'string' }, members: { type: 'integer' } } },
       Member: { type: 'object', properties: { key: { type: 'string' }, state: { type: 'string' }, managed: { type: 'boolean' } } },
       Change: {
