@@ -70,7 +70,8 @@ export async function applyAppChanges(ctx: Context, feed: Feed, body: unknown, a
     for (const plan of planned) await applyOne(trx, feed.id, run.id, plan, counts, now, feed.settings.appOwnedFields);
     await writeChangeLog(ctx, trx, run.id, feed.id, now);
     await trx('feeds').where({ id: feed.id }).update({ directory_version: Number(version.directory_version) + 1 });
-    await trx('runs').where({ id: run.id }).update({ mode: 'delta', counts: JSON.stringify(counts), row_count: planned.length });
+    // Not mailed: the application made these changes itself and has its answer (and no invitations).
+    await trx('runs').where({ id: run.id }).update({ mode: 'delta', counts: JSON.stringify(counts), row_count: planned.length, reported_state: 'applied' });
     await addRunEvent(trx, run.id, `${planned.length} change${planned.length === 1 ? '' : 's'} reported by ${actor}`);
     await transition(trx, run.id, ['receiving'], 'applied', { message: 'applied at once (app changes)', actor });
     return run.id;

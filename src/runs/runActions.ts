@@ -47,6 +47,8 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const db = ctx.database.knex;
   const source = await getRun(db, runId);
   assertState(source, ['applied', 'failed', 'cancelled', 'superseded'], 're-apply');
+  // An application's changes and their exports are not snapshots of the source.
+  if (source.channel === 'app' || source.channel === 'export') throw invalidState(`run ${source.id} is an ${source.channel} run; only a source's runs can be re-applied`, { reason: 'not_a_source_run' });
   const feed = await getFeed(db, source.feedId);
   // Checked before the new run exists, so a refusal leaves no stray `receiving` run behind.
   const files = await runFiles(db, source.id);

@@ -3,6 +3,7 @@ import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { readChanges } from '../../src/directory/changeLog.js';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
+import { reapplyRun } from '../../src/runs/runActions.js';
 import { getRun } from '../../src/runs/runs.service.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
@@ -53,6 +54,8 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
     expect(logged.find((c) => c.entityKey === 'u1000' && c.entity === 'user')).toMatchObject({ before: { title: null }, after: { title: 'Dr', custom: { department: 'Physics', lastSeen: '2026-11-27' } } });
     expect(await user('app1')).toMatchObject({ state: 'active', fields: { email: 'new.person@example.org', 'custom.lastSeen': '2026-11-28' }, lockedFields: [], groups: [{ code: 'beta-testers', managed: false }] });
     expect(await user('u1000')).toMatchObject({ fields: { firstName: 'Ada', title: 'Dr', 'custom.lastSeen': '2026-11-27' } });
+    // Not a snapshot of the source: it cannot be re-applied.
+    await expect(reapplyRun(server.ctx, run.id, 'test')).rejects.toThrow(/only a source's runs can be re-applied/);
   });
 
   it('refuses the whole request when one change sets a locked field, is invalid like a source row would be, or removes a source membership', async () => {
