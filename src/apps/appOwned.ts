@@ -89,7 +89,7 @@ export async function keepUnexportedAppUsers(db: Knex, runId: number, feedId: nu
           db('app_exports as e')
             .where('e.feed_id', feedId)
             .whereRaw('e.upto_commit_seq >= c.commit_seq')
-            .whereRaw('e.created_at < (SELECT created_at FROM runs WHERE id = ?)', [runId])
+            .whereRaw('e.delivered_at < (SELECT created_at FROM runs WHERE id = ?)', [runId])
             .select(db.raw('1')),
         )
         .select('d.id'),

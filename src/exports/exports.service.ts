@@ -7,16 +7,20 @@ import type { Context } from '../context.js';
 import { emptyCounts } from '../core/changeCounts.js';
 import type { UsersSection } from '../core/control/types.js';
 import { getDirectoryUser } from '../directory/directory.service.js';
-import { usageError } from '../errors.js';
-import type { Feed } from '../feeds/feeds.service.js';
+import { buffer } from 'node:stream/consumers';
+import { archiveKey } from '../archive/archive.js';
+import type { HoldReason } from '../core/holds.js';
+import { invalidState, usageError } from '../errors.js';
+import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { addRunFile, startRun } from '../pipeline/intake.js';
-import { addRunEvent, getRun, transition, updateRunFields, type Run } from '../runs/runs.service.js';
+import { addRunEvent, getRun, runFiles, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
 import { buildExportSet, type ExportedUser } from './exportSet.js';
 
 export interface ExportResult {
   run: Run;
-  target: string;
+  /** Where it went; null while it is held. */
+  target: string | null;
   users: number;
 }
 
@@ -26,7 +30,12 @@ const keyKindOf = (feed: Feed): UsersSection['key'] =>
 /** The users the application changed after the last export, as they are now; the position covered. */
 async function changedSinceLastExport(ctx: Context, feed: Feed): Promise<{ users: ExportedUser[]; upto: number }> {
   const db = ctx.database.knex;
-  const [last] = (await db('app_exports').where({ feed_id: feed.id }).max({ n: 'upto_commit_seq' })) as { n: number | string | null }[];
+  // A held export counts as sent (it is waiting for review); a cancelled one does not.
+  const [last] = (await db('app_exports as e')
+    .join('runs as r', 'r.id', 'e.run_id')
+    .where('e.feed_id', feed.id)
+    .whereIn('r.state', ['applied', 'held'])
+    .max({ n: 'e.upto_commit_seq' })) as { n: number | string | null }[];
   const rows = (await db('directory_changes as c')
     .join('runs as r', 'r.id', 'c.run_id')
     .where({ 'c.feed_id': feed.id, 'r.channel': 'app' })
@@ -84,13 +93,53 @@ export async function exportAppChanges(ctx: Context, feed: Feed, actor?: string)
   const files = buildExportSet(users, keyKindOf(feed), feed.settings.exportFormat, feed.slug);
   const run = await startRun(ctx, feed, 'export', { actor });
   for (const [name, text] of Object.entries(files)) await addRunFile(ctx, run, feed, name, { stream: Readable.from([Buffer.from(text)]) });
-  const target = await deliver(ctx, feed, run.id, files);
   const counts = emptyCounts();
   counts.users.deleted = users.filter((u) => u.deleted).length;
   counts.users.updated = users.length - counts.users.deleted;
-  await db('app_exports').insert({ feed_id: feed.id, run_id: run.id, upto_commit_seq: upto, target, users: users.length, created_at: toDbTime() });
-  await updateRunFields(db, run.id, { mode: 'delta', counts: JSON.stringify(counts), row_count: users.length });
-  await addRunEvent(db, run.id, `exported ${users.length} user${users.length === 1 ? '' : 's'} changed by applications to ${target}`);
+  const reasons = await exportHoldReasons(ctx, feed, counts.users.deleted);
+  await db('app_exports').insert({ feed_id: feed.id, run_id: run.id, upto_commit_seq: upto, target: feed.settings.exportTo, users: users.length, created_at: toDbTime() });
+  await updateRunFields(db, run.id, { mode: 'delta', counts: JSON.stringify(counts), row_count: users.length, hold_reasons: JSON.stringify(reasons) });
+  if (reasons.length) {
+    await transition(db, run.id, ['receiving'], 'held', { message: `held before sending: ${reasons.map((r) => r.message).join('; ')}`, actor });
+    return { run: await getRun(db, run.id), target: null, users: users.length };
+  }
+  const target = await send(ctx, feed, run.id, files);
   await transition(db, run.id, ['receiving'], 'applied', { message: 'exported', actor });
   return { run: await getRun(db, run.id), target, users: users.length };
+}
+
+async function send(ctx: Context, feed: Feed, runId: number, files: Record<string, string>): Promise<string> {
+  const db = ctx.database.knex;
+  const target = await deliver(ctx, feed, runId, files);
+  await db('app_exports').where({ run_id: runId }).update({ target, delivered_at: toDbTime() });
+  await addRunEvent(db, runId, `exported ${Number((await getRun(db, runId)).rowCount)} users changed by applications to ${target}`);
+  return target;
+}
+
+/** The removal rules of PRODUCT §5, applied to the deletions an export would send to the source. */
+async function exportHoldReasons(ctx: Context, feed: Feed, deletions: number): Promise<HoldReason[]> {
+  const s = feed.settings;
+  const reasons: HoldReason[] = [];
+  if (deletions > s.maxUserRemovals) {
+    reasons.push({ rule: 'maxUserRemovals', message: `${deletions} users would be deleted at the source; the limit is ${s.maxUserRemovals}`, value: deletions, limit: s.maxUserRemovals });
+  }
+  const active = Number(((await ctx.database.knex('directory_users').where({ feed_id: feed.id, state: 'active' }).count({ n: '*' })) as { n: number | string }[])[0]!.n);
+  const percent = active ? Math.round((deletions / active) * 1000) / 10 : 0;
+  if (active >= s.minBaselineForPercent && percent > s.maxUserRemovalPercent) {
+    reasons.push({ rule: 'maxUserRemovalPercent', message: `${deletions} of ${active} users (${percent} %) would be deleted at the source; the limit is ${s.maxUserRemovalPercent} %`, value: percent, limit: s.maxUserRemovalPercent });
+  }
+  return reasons;
+}
+
+/** An administrator approved a held export: its archived files are sent as they were made. */
+export async function releaseExport(ctx: Context, runId: number, actor?: string): Promise<Run> {
+  const db = ctx.database.knex;
+  const run = await getRun(db, runId);
+  if (run.state !== 'held') throw invalidState(`run ${runId} is ${run.state}; apply needs it to be held`, { state: run.state });
+  const feed = await getFeed(db, run.feedId);
+  const files: Record<string, string> = {};
+  for (const file of await runFiles(db, runId)) files[file.name] = (await buffer(ctx.archive.read(archiveKey(feed.slug, runId, file.name)))).toString('utf8');
+  await send(ctx, feed, runId, files);
+  await transition(db, runId, ['held'], 'applied', { message: 'exported after review', actor });
+  return getRun(db, runId);
 }

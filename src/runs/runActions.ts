@@ -1,5 +1,6 @@
 import { archiveKey } from '../archive/archive.js';
 import type { Context } from '../context.js';
+import { releaseExport } from '../exports/exports.service.js';
 import { getFeed } from '../feeds/feeds.service.js';
 import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
 import { applyRun } from '../pipeline/processRun.js';
@@ -14,8 +15,11 @@ import { getRun, requireTransition, runFiles, type Run } from './runs.service.js
 /** The actions of PRODUCT §6, shared by the CLI, the API and the admin page. */
 
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
-  assertState(await getRun(ctx.database.knex, runId), ['held'], 'apply');
+  const held = await getRun(ctx.database.knex, runId);
+  assertState(held, ['held'], 'apply');
   await audit(ctx, actor, 'run.apply', runId);
+  // A held export is approved by sending it; it changes nothing in the directory.
+  if (held.channel === 'export') return releaseExport(ctx, runId, actor);
   try {
     return await withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
   } catch (error) {

@@ -7,6 +7,7 @@ import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { s3Client } from '../../src/channels/s3Inbox.js';
 import { runScheduledExports } from '../../src/exports/exportSchedule.js';
 import { exportAppChanges } from '../../src/exports/exports.service.js';
+import { approveRun } from '../../src/runs/runActions.js';
 import { addFeed, getFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { runCli } from '../helpers/cli.js';
 import { startS3rver } from '../helpers/s3rver.js';
@@ -56,12 +57,12 @@ describe('exporting the applications\' changes back to the source', () => {
     const result = (await exportAppChanges(server.ctx, await getFeed(db(), 'hr'), 'test'))!;
     expect(result).toMatchObject({ users: 3, run: { channel: 'export', state: 'applied' } });
     expect(result.target).toBe(join(outbox, `hr-${result.run.id}`));
-    expect((await readdir(result.target)).sort()).toEqual(['control.json', 'users.csv']);
-    const csv = await readFile(join(result.target, 'users.csv'), 'utf8');
+    expect((await readdir(result.target!)).sort()).toEqual(['control.json', 'users.csv']);
+    const csv = await readFile(join(result.target!, 'users.csv'), 'utf8');
     expect(csv.split('\r\n')[0]).toBe('username,email,firstName,lastName,jobTitle,country,custom.department,custom.lastSeen,groups,status');
     expect(csv).toContain('app1,new.person@example.org,New,"Person, Jr.",,,,2026-11-28,beta,active');
     expect(csv).toContain('u1149,,,,,,,,,deleted');
-    const checked = await validate(result.target);
+    const checked = await validate(result.target!);
     expect(checked.code, checked.stdout).toBe(0);
     expect(JSON.parse(checked.stdout)).toMatchObject({ ok: true, rows: 3, errorRows: 0 });
     // Nothing new since: no second export.
@@ -109,5 +110,23 @@ describe('exporting the applications\' changes back to the source', () => {
     expect(done).toMatchObject({ users: 1, target: join(folder, `hr-${done!.run.id}`) });
     expect(await runScheduledExports(server.ctx, later)).toEqual([]);
     expect(await readdir(folder)).toEqual([`hr-${done!.run.id}`]);
+  });
+
+  it('holds an export whose deletions cross the removal rules; approving it sends it', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'sluice-export-held-'));
+    await setFeedSetting(db(), 'hr', 'exportTo', folder);
+    await setFeedSetting(db(), 'hr', 'exportSchedule', 'off');
+    await setFeedSetting(db(), 'hr', 'maxUserRemovals', '1');
+    await post([{ op: 'delete', key: 'u1140' }, { op: 'delete', key: 'u1141' }]);
+    const held = (await exportAppChanges(server.ctx, await getFeed(db(), 'hr'), 'test'))!;
+    expect(held).toMatchObject({ target: null, users: 2, run: { state: 'held', holdReasons: [{ rule: 'maxUserRemovals', value: 2, limit: 1 }] } });
+    expect(await readdir(folder)).toEqual([]);
+    // Held counts as sent for the next export: the same changes are not exported twice.
+    expect(await exportAppChanges(server.ctx, await getFeed(db(), 'hr'), 'test')).toBeNull();
+
+    const approved = await approveRun(server.ctx, held.run.id, 'reviewer');
+    expect(approved.state).toBe('applied');
+    expect(await readdir(join(folder, `hr-${held.run.id}`))).toEqual(expect.arrayContaining(['control.json', 'users.csv']));
+    expect(await readFile(join(folder, `hr-${held.run.id}`, 'users.csv'), 'utf8')).toMatch(/u1141,.*deleted/);
   });
 });

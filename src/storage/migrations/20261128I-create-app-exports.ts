@@ -14,6 +14,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('target', 2048).notNullable();
     t.integer('users').notNullable();
     t.datetime('created_at', { precision: 3 }).notNullable();
+    // Null while the export is held: the source has not been sent it yet.
+    t.datetime('delivered_at', { precision: 3 });
     t.index(['feed_id', 'upto_commit_seq']);
   });
   // One row per feed with an exportSchedule: moving `next_export_at` on claims a slot, once.
