@@ -29,6 +29,7 @@ const problem = (index: number, message: string, where = '', code: Problem['code
 export function readAppChanges(body: unknown): { changes: AppChange[]; problems: Problem[] } {
   const list = (body as { changes?: unknown })?.changes;
   if (!Array.isArray(list)) return { changes: [], problems: [{ level: 'set', code: 'json_malformed', message: 'the body must be {"changes": [ … ]}', file: FILE, pointer: '' }] };
+  if (!list.length) return { changes: [], problems: [{ level: 'set', code: 'file_empty', message: 'no changes: nothing to apply', file: FILE, pointer: '/changes' }] };
   if (list.length > MAX_APP_CHANGES) return { changes: [], problems: [{ level: 'set', code: 'too_many_errors', message: `at most ${MAX_APP_CHANGES} changes per request`, file: FILE, pointer: '/changes' }] };
   const problems: Problem[] = [];
   const changes: AppChange[] = [];

@@ -96,6 +96,12 @@ describe('application tokens and the directory read API', () => {
       expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/source's API key cannot use the directory API/);
     }
     expect((await get('/api/v1/changes', sourceKey)).status).toBe(401);
+    for (const path of ['/api/v1/feeds/hr/users/u1000/sync', '/api/v1/feeds/hr/app-changes']) {
+      const refused = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${sourceKey}`, 'content-type': 'application/json' }, body: '{"changes":[]}' });
+      expect(refused.status, path).toBe(401);
+      expect((await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${hrRead}`, 'content-type': 'application/json' }, body: '{"changes":[]}' })).status, path).toBe(403);
+      expect((await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${salesRead}`, 'content-type': 'application/json' }, body: '{"changes":[]}' })).status, path).toBe(403);
+    }
     expect((await fetch(`${server.url}/api/v1/changes`)).status).toBe(401);
 
     const { token, appToken } = await createAppToken(db(), { name: 'doomed', feeds: ['hr'], scope: 'read' });
