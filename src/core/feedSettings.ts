@@ -54,7 +54,7 @@ export interface FeedSettings {
   finalSyncAt: string | null;
   /** One user from the source, for on-demand sync: an http(s) URL template with {key} and/or {email}. */
   pullUserUrl: string | null;
-  /** Where an export sends the application's changes back: a folder, an s3:// prefix or an https URL. */
+  /** Where an export sends the application's changes back: an absolute folder or an s3:// prefix. */
   exportTo: string | null;
   exportFormat: 'csv' | 'json';
   exportSchedule: string;
@@ -259,8 +259,8 @@ function userUrlTemplate(value: string, key: string): string | null {
 function exportTarget(value: string, key: string): string | null {
   if (value === '' || value === 'none') return null;
   if (/^s3:\/\/[^/]+/.test(value) || value.startsWith('/')) return value;
-  if (/^https:\/\//.test(value)) return optionalUrl(value, key);
-  throw invalidSetting(`${key} must be an absolute folder path, an s3://bucket/prefix or an https:// URL (got "${value}")`);
+  if (/^https?:\/\//.test(value)) throw invalidSetting(`${key}: exporting to an HTTP(S) URL is not supported yet; use an absolute folder path or an s3://bucket/prefix`);
+  throw invalidSetting(`${key} must be an absolute folder path or an s3://bucket/prefix (got "${value}")`);
 }
 
 export const feedSettingNames = Object.keys(parsers) as (keyof FeedSettings)[];
