@@ -9,6 +9,8 @@ import { runScheduledExports } from '../../src/exports/exportSchedule.js';
 import { exportAppChanges } from '../../src/exports/exports.service.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { addFeed, getFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
+import { addAdmin } from '../../src/admins/admins.service.js';
+import { AdminClient } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
 import { startS3rver } from '../helpers/s3rver.js';
 import { startTestServer } from '../helpers/server.js';
@@ -123,6 +125,14 @@ describe('exporting the applications\' changes back to the source', () => {
     expect(await readdir(folder)).toEqual([]);
     // Held counts as sent for the next export: the same changes are not exported twice.
     expect(await exportAppChanges(server.ctx, await getFeed(db(), 'hr'), 'test')).toBeNull();
+
+    // The run pages show app and export runs like any other.
+    await addAdmin(db(), { email: 'root@example.org', role: 'admin', password: 'correct horse battery staple', actor: 'test' });
+    const admin = new AdminClient(server.url);
+    await admin.signIn('root@example.org', 'correct horse battery staple');
+    const appRun = Number((await db()('runs').where({ channel: 'app' }).max({ id: 'id' }))[0]!.id);
+    for (const id of [held.run.id, appRun]) expect((await admin.get(`/admin/runs/${id}`)).status, `run ${id}`).toBe(200);
+    expect((await admin.get('/admin/runs')).status).toBe(200);
 
     const approved = await approveRun(server.ctx, held.run.id, 'reviewer');
     expect(approved.state).toBe('applied');
