@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { emptyCounts, type ChangeCounts } from '../core/changeCounts.js';
 import type { UsersSection } from '../core/control/types.js';
 import type { Problem } from '../core/problems.js';
-import type { UserRecord } from '../core/records/users.js';
+import { normaliseKey, type UserRecord } from '../core/records/users.js';
 import { getDirectoryUser } from '../directory/directory.service.js';
 import { profileColumns, fieldOfColumn } from '../directory/userColumns.js';
 import type { Feed } from '../feeds/feeds.service.js';
@@ -39,6 +39,8 @@ export async function applyAppChanges(ctx: Context, feed: Feed, body: unknown, a
   const keyKind = keyKindOf(feed);
   const planned: Planned[] = [];
   for (const [i, change] of changes.entries()) {
+    // The directory's key as a source row's would be: an address in any letter case is one user.
+    change.key = normaliseKey(keyKind, change.key);
     const current = await getDirectoryUser(db, feed.id, change.key).catch(() => null);
     const at = `/changes/${i}`;
     const found = problems.length;
