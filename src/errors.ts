@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'too_large'
   | 'too_many_attempts'
+  /** The source system's API failed to answer a request made on a client's behalf. */
+  | 'source_failed'
   | 'internal';
 
 export class SluiceError extends Error {

@@ -52,6 +52,14 @@ export interface FeedSettings {
   schedule: string;
   /** After this moment (ISO 8601) scheduled pulls stop; "Sync now" still works. */
   finalSyncAt: string | null;
+  /** One user from the source, for on-demand sync: an http(s) URL template with {key} and/or {email}. */
+  pullUserUrl: string | null;
+  /** Where an export sends the application's changes back: an absolute folder or an s3:// prefix. */
+  exportTo: string | null;
+  exportFormat: 'csv' | 'json';
+  exportSchedule: string;
+  /** Fields the application owns: a source run does not overwrite them (PRODUCT §11). */
+  appOwnedFields: string[];
 }
 
 export const pullAuthKinds = ['none', 'basic', 'bearer', 'oauth-client-credentials', 'oauth-refresh-token'] as const;
@@ -102,6 +110,11 @@ export const defaultFeedSettings: FeedSettings = {
   pullMaxPages: 10_000,
   schedule: 'off',
   finalSyncAt: null,
+  pullUserUrl: null,
+  exportTo: null,
+  exportFormat: 'csv',
+  exportSchedule: 'off',
+  appOwnedFields: [],
 };
 
 type Parser<T> = (text: string, key: string) => T;
@@ -228,7 +241,27 @@ const parsers: { [K in keyof FeedSettings]: Parser<FeedSettings[K]> } = {
   pullMaxPages: positive,
   schedule,
   finalSyncAt: optionalInstant,
+  pullUserUrl: (value, key) => userUrlTemplate(value, key),
+  exportTo: (value, key) => exportTarget(value, key),
+  exportFormat: oneOf(['csv', 'json'] as const),
+  exportSchedule: schedule,
+  appOwnedFields: list((item) => item),
 };
+
+/** A URL template naming one user: valid as a URL once `{key}` / `{email}` are filled in. */
+function userUrlTemplate(value: string, key: string): string | null {
+  if (value === '' || value === 'none') return null;
+  if (!/\{(key|email)\}/.test(value)) throw invalidSetting(`${key} must contain {key} or {email}, where the user's key or address goes (got "${value}")`);
+  optionalUrl(value.replace(/\{(key|email)\}/g, 'x'), key);
+  return value;
+}
+
+function exportTarget(value: string, key: string): string | null {
+  if (value === '' || value === 'none') return null;
+  if (/^s3:\/\/[^/]+/.test(value) || value.startsWith('/')) return value;
+  if (/^https?:\/\//.test(value)) throw invalidSetting(`${key}: exporting to an HTTP(S) URL is not supported yet; use an absolute folder path or an s3://bucket/prefix`);
+  throw invalidSetting(`${key} must be an absolute folder path or an s3://bucket/prefix (got "${value}")`);
+}
 
 export const feedSettingNames = Object.keys(parsers) as (keyof FeedSettings)[];
 

@@ -29,10 +29,12 @@ export const MAX_CHANGES_PER_PAGE = 10_000;
  * The changes committed after `after`, in commit order. Paging with the returned `last` never
  * misses a change nor sees one twice, however many feeds and instances apply meanwhile.
  */
-export async function readChanges(db: Db, page: { after: number; limit: number; feedId?: number }): Promise<ChangeLogPage> {
+export async function readChanges(db: Db, page: { after: number; limit: number; feedId?: number; feedIds?: number[] }): Promise<ChangeLogPage> {
   const limit = Math.max(1, Math.min(MAX_CHANGES_PER_PAGE, Math.floor(page.limit)));
   const query = db('directory_changes').where('commit_seq', '>', page.after).orderBy('commit_seq').limit(limit);
   if (page.feedId !== undefined) query.where('feed_id', page.feedId);
+  // An application's token reaches some feeds only; its cursor still runs over the whole log.
+  if (page.feedIds !== undefined) query.whereIn('feed_id', page.feedIds);
   const rows = await query.select('commit_seq', 'seq', 'run_id', 'feed_id', 'entity', 'entity_key', 'group_code', 'operation', 'before_values', 'after_values', 'created_at');
   const changes = rows.map((r: Record<string, unknown>) => ({
     commitSeq: Number(r.commit_seq),

@@ -20,7 +20,7 @@ export interface DirectoryUser {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const fromRow = (r: any): DirectoryUser => {
+export const fromRow = (r: any): DirectoryUser => {
   const lockedFields = JSON.parse(r.locked_fields ?? '[]') as string[];
   const fields: DirectoryUser['fields'] = profileColumns
     .filter((column) => r[column] !== null && r[column] !== undefined)

@@ -7,6 +7,7 @@ export const jobSchedule = {
   failIncomplete: { name: 'fail-incomplete', intervalMs: 60_000 },
   retention: { name: 'retention', intervalMs: 3_600_000 },
   pullFeeds: { name: 'pull-feeds', intervalMs: 30_000 },
+  exportApps: { name: 'export-apps', intervalMs: 30_000 },
   // Every process: enqueueing is idempotent (one outbox row per key) and each message is claimed
   // before it is sent, so a process that dies mid-send holds up nothing beyond its claim.
   sendMail: { name: 'send-mail', intervalMs: 5_000, everyProcess: true },

@@ -8,6 +8,7 @@ import { log } from '../log.js';
 import { addRunEvent, getRun, recordProblems, supersedeOlderRuns, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { applyChangeSet, BaselineMovedError } from './apply.js';
 import { computeChangeSet } from './changeSet.js';
+import { keepAppOwnedFields, keepUnexportedAppUsers } from '../apps/appOwned.js';
 import { countRows } from '../storage/database.js';
 import { faultPoint } from './faults.js';
 import { PhaseTimer } from './phaseTimer.js';
@@ -101,9 +102,12 @@ async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFi
   const run = await getRun(db, runId);
   const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
   const settings = { ...feed.settings, forceUpdate: feed.settings.forceUpdate || run.forceUpdate };
+  await keepAppOwnedFields(db, runId, feed.id, Object.keys(control.users?.fields ?? {}), settings.appOwnedFields);
+  if (control.mode === 'full') await keepUnexportedAppUsers(db, runId, feed.id);
   const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings, unchangedRows: run.unchangedRows });
   await checkRunOwned();
-  const lastApplied = await db('runs').where({ feed_id: feed.id, state: 'applied' }).orderBy('finished_at', 'desc').orderBy('id', 'desc').first('mapping_hash');
+  // An application's changes and their exports (`app`, `export` runs) carry no mapping: the source's last run is the reference.
+  const lastApplied = await db('runs').where({ feed_id: feed.id, state: 'applied' }).whereNotIn('channel', ['app', 'export']).orderBy('finished_at', 'desc').orderBy('id', 'desc').first('mapping_hash');
   const reasons = holdReasons({
     settings,
     counts: summary.counts,

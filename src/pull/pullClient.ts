@@ -40,8 +40,9 @@ class ApiSession {
   constructor(
     private readonly ctx: Context,
     private readonly feed: Feed,
+    base = feed.settings.pullUrl ?? '',
   ) {
-    const url = new URL(feed.settings.pullUrl ?? '');
+    const url = new URL(base);
     if (url.username || url.password) {
       throw new PullError('pullUrl carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead');
     }
@@ -259,3 +260,33 @@ const withParam = (url: URL, name: string, value: string) => {
   next.searchParams.set(name, value);
   return next.toString();
 };
+
+/**
+ * One user's record from `url` (pullUserUrl filled in), with the pull's authentication, as the
+ * bytes of a one-record data file: a JSON array, or CSV with its header. Credentials go to that
+ * URL's origin only, redirects elsewhere are refused, errors are redacted — as for a pull.
+ */
+export async function pullOneRecord(ctx: Context, feed: Feed, url: URL): Promise<{ payload: Buffer; records: number; status: number; first?: unknown }> {
+  const session = new ApiSession(ctx, feed, url.toString());
+  const response = await session.request(url).catch((error: unknown) => {
+    if (error instanceof PullError && / answered 404 /.test(error.message)) return null;
+    throw error;
+  });
+  if (!response) return { payload: Buffer.alloc(0), records: 0, status: 404 };
+  const text = await session.text(url, response);
+  if (feed.settings.pullFormat === 'csv') {
+    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((line) => line !== '');
+    return { payload: Buffer.from(`${lines.join('\n')}\n`), records: Math.max(0, lines.length - 1), status: response.status };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new PullError(`${safeUrl(url)} did not answer valid JSON: ${(error as Error).message}`);
+  }
+  // A single-user endpoint commonly answers the record itself rather than an array of one.
+  const found = valueAt(body, feed.settings.pullRecordsPath);
+  const records = Array.isArray(found) ? found : found && typeof found === 'object' ? [found] : null;
+  if (!records) throw new PullError(`${safeUrl(url)} answered no record${feed.settings.pullRecordsPath ? ` at "${feed.settings.pullRecordsPath}"` : ''}`);
+  return { payload: Buffer.from(`${JSON.stringify(records)}\n`), records: records.length, status: response.status, first: records[0] };
+}

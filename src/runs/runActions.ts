@@ -1,5 +1,6 @@
 import { archiveKey } from '../archive/archive.js';
 import type { Context } from '../context.js';
+import { releaseExport } from '../exports/exports.service.js';
 import { getFeed } from '../feeds/feeds.service.js';
 import { addRunFile, queueRun, startRun } from '../pipeline/intake.js';
 import { applyRun } from '../pipeline/processRun.js';
@@ -14,8 +15,11 @@ import { getRun, requireTransition, runFiles, type Run } from './runs.service.js
 /** The actions of PRODUCT §6, shared by the CLI, the API and the admin page. */
 
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
-  assertState(await getRun(ctx.database.knex, runId), ['held'], 'apply');
+  const held = await getRun(ctx.database.knex, runId);
+  assertState(held, ['held'], 'apply');
   await audit(ctx, actor, 'run.apply', runId);
+  // A held export is approved by sending it; it changes nothing in the directory.
+  if (held.channel === 'export') return releaseExport(ctx, runId, actor);
   try {
     return await withLease(ctx, runId, () => applyRun(ctx, runId, { from: 'held', actor }));
   } catch (error) {
@@ -47,6 +51,8 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const db = ctx.database.knex;
   const source = await getRun(db, runId);
   assertState(source, ['applied', 'failed', 'cancelled', 'superseded'], 're-apply');
+  // An application's changes and their exports are not snapshots of the source.
+  if (source.channel === 'app' || source.channel === 'export') throw invalidState(`run ${source.id} is an ${source.channel} run; only a source's runs can be re-applied`, { reason: 'not_a_source_run' });
   const feed = await getFeed(db, source.feedId);
   // Checked before the new run exists, so a refusal leaves no stray `receiving` run behind.
   const files = await runFiles(db, source.id);

@@ -6,7 +6,7 @@ import { invalidState, notFound } from '../errors.js';
 import { countRows, insertMany } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db, type Dialect } from '../storage/dialect.js';
 
-export type RunChannel = 'folder' | 's3' | 'http' | 'cli' | 'pull' | 'reapply' | 'sftp';
+export type RunChannel = 'folder' | 's3' | 'http' | 'cli' | 'pull' | 'reapply' | 'sftp' | 'app' | 'export';
 
 export interface Run {
   id: number;

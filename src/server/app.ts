@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Context as SluiceContext } from '../context.js';
+import { appChangeRoutes, appUserRoutes } from './api/appUsers.js';
+import { directoryRoutes } from './api/directory.js';
 import { openApiDocument } from './api/openapi.js';
 import { pullRoutes } from './api/pulls.js';
 import { runRoutes } from './api/runs.js';
@@ -31,6 +33,9 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   uploadRoutes(router, sluice, limits);
   runRoutes(router, sluice);
   pullRoutes(router, sluice, background);
+  directoryRoutes(router, sluice);
+  appUserRoutes(router, sluice);
+  appChangeRoutes(router, sluice);
   // Only the upload route decides late when to let the body come (after the key and the name).
   app.use(async (ctx, next) => {
     if (/100-continue/i.test(ctx.get('expect')) && !(ctx.method === 'PUT' && ctx.path.startsWith('/api/v1/feeds/'))) ctx.res.writeContinue();

@@ -14,6 +14,7 @@ const statusOf: Record<ErrorCode, number> = {
   forbidden: 403,
   too_large: 413,
   too_many_attempts: 429,
+  source_failed: 502,
   internal: 500,
 };
 

@@ -38,6 +38,12 @@ export async function startSourceApi() {
     state.hits.push(`${req.method} ${url.pathname}${url.search}`);
     const auth = req.headers.authorization ?? '';
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const one = /^\/oauth\/users\/([^/]+)$/.exec(url.pathname);
+    if (one) {
+      if (!state.accessTokens.has(auth.replace(/^Bearer /, ''))) return json(res, 401, { error: 'invalid_token', error_description: 'the access token expired' });
+      const user = state.users.find((u) => u.id === decodeURIComponent(one[1]!));
+      return user ? json(res, 200, user) : json(res, 404, { error: 'no such user' });
+    }
     switch (url.pathname) {
       case '/basic/users':
         if (auth !== `Basic ${Buffer.from('alice:s3cret-pass').toString('base64')}`) return json(res, 401, { error: 'bad credentials' }, { 'www-authenticate': 'Basic' });

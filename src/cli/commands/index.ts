@@ -1,7 +1,9 @@
 import { migrateLatest, openDatabase } from '../../storage/database.js';
 import { EXIT } from '../output.js';
 import { adminCommand } from './admins.js';
+import { appTokenCommand } from './appToken.js';
 import { changesCommand } from './changes.js';
+import { exportCommand } from './exportApp.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
 import { keyCommand } from './keys.js';
@@ -39,6 +41,8 @@ export const commands: Record<string, Command> = {
   upload: uploadCommand,
   changes: changesCommand,
   sftp: sftpCommand,
+  'app-token': appTokenCommand,
+  export: exportCommand,
 };
 
 export const usage = `Usage: sluice <command> [arguments] [--json]

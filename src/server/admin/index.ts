@@ -7,6 +7,7 @@ import { SluiceError } from '../../errors.js';
 import { log } from '../../log.js';
 import { render, SESSION_COOKIE, stateOf } from './http.js';
 import { accountRoutes } from './routes/accounts.js';
+import { appTokenRoutes } from './routes/appTokens.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { directoryRoutes } from './routes/directory.js';
 import { feedRoutes } from './routes/feeds.js';
@@ -66,6 +67,7 @@ export function adminPages(sluice: SluiceContext, background: BackgroundWork): M
   directoryRoutes(router, sluice);
   accountRoutes(router, sluice);
   mailRoutes(router, sluice);
+  appTokenRoutes(router, sluice);
   const routes = router.routes();
   const allowed = router.allowedMethods();
 

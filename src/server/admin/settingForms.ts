@@ -51,6 +51,11 @@ export const settingForms: Record<keyof FeedSettings, { group: SettingGroup; kin
   finalSyncAt: { group: 'pull', kind: 'text', help: "After this moment (e.g. 2026-12-31T18:00:00Z) scheduled pulls stop; 'none' for never." },
   profileEditUrl: { group: 'directory', kind: 'text', help: "Where people edit the fields this feed owns, in the source system (or 'none')." },
   retentionDays: { group: 'directory', kind: 'number', help: "Days to keep runs' archived files." },
+  pullUserUrl: { group: 'pull', kind: 'text', help: "One user from the source for on-demand sync, e.g. https://api.example.org/users/{key} ({key} and {email} are filled in, URL-encoded); 'none' to turn it off." },
+  appOwnedFields: { group: 'directory', kind: 'text', help: 'Fields the application owns (comma-separated, e.g. custom.lastSeen): a source run never overwrites them.' },
+  exportTo: { group: 'directory', kind: 'text', help: "Where the application's changes go back to the source: an absolute folder or an s3://bucket/prefix ('none' for nowhere)." },
+  exportFormat: { group: 'directory', kind: 'choice', choices: ['csv', 'json'], help: 'The format of the exported data files.' },
+  exportSchedule: { group: 'directory', kind: 'text', help: "When to export on its own (UTC): off, hourly, 'daily 06:30', or a cron expression." },
 };
 
 export const secretHelp: Record<string, string> = {

@@ -12,7 +12,7 @@ export interface ApiState {
 }
 
 /** The key from `Authorization: Bearer <key>` or HTTP Basic with the key as the password. */
-function presentedKey(header: string | undefined): string | null {
+export function presentedKey(header: string | undefined): string | null {
   if (!header) return null;
   const [scheme, value] = header.split(' ', 2);
   if (!value) return null;

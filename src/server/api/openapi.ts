@@ -1,9 +1,12 @@
+import { appPaths } from './openapiApps.js';
+
 /** The OpenAPI 3.1 description of the upload API, served at /api/v1/openapi.json. */
 export function openApiDocument(publicUrl: string) {
   const error = { $ref: '#/components/schemas/Error' };
   const errors = (...codes: number[]) =>
     Object.fromEntries(codes.map((c) => [String(c), { description: httpText[c], content: { 'application/json': { schema: error } } }]));
   const feed = { name: 'feed', in: 'path', required: true, schema: { type: 'string' }, description: 'The feed slug' };
+  const apps = appPaths();
   return {
     openapi: '3.1.0',
     info: {
@@ -48,11 +51,13 @@ export function openApiDocument(publicUrl: string) {
           responses: { '202': { description: 'The pull started; follow statusUrl', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } }, ...errors(400, 401, 403, 404) },
         },
       },
+      ...apps.paths,
     },
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key of the feed: Authorization: Bearer <key>' },
         basic: { type: 'http', scheme: 'basic', description: 'Any user name, the API key as the password (curl -u feed:<key>)' },
+        ...apps.securitySchemes,
       },
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } },
@@ -78,6 +83,7 @@ export function openApiDocument(publicUrl: string) {
             statusUrl: { type: 'string' },
           },
         },
+        ...apps.schemas,
       },
     },
   };

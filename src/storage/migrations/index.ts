@@ -15,6 +15,8 @@ import * as widenLongTextColumns from './20261128E-widen-long-text-columns.js';
 import * as normaliseEmailKeys from './20261128E-normalise-email-keys.js';
 import * as createAttemptLimits from './20261128G-create-attempt-limits.js';
 import * as createSftpAccounts from './20261128H-create-sftp-accounts.js';
+import * as createAppTokens from './20261128I-create-app-tokens.js';
+import * as createAppExports from './20261128I-create-app-exports.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -34,6 +36,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128E-normalise-email-keys': normaliseEmailKeys,
   '20261128G-create-attempt-limits': createAttemptLimits,
   '20261128H-create-sftp-accounts': createSftpAccounts,
+  '20261128I-create-app-tokens': createAppTokens,
+  '20261128I-create-app-exports': createAppExports,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
