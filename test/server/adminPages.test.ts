@@ -125,7 +125,7 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(page).not.toContain('http-equiv="refresh"');
     const filtered = (await clients.viewer.get(`/admin/runs/${held.id}?entity=user&op=create&page=3`)).text;
     expect(filtered).toContain('Page 3 of 3');
-    expect(filtered).toMatch(/<td rowspan="\d+">user<\/td><td rowspan="\d+">create<\/td>/);
+    expect(filtered).toMatch(/<td rowspan="\d+" class="op-add">user create<\/td>/);
     expect(filtered).not.toContain('>membership<');
     const operatorView = (await clients.operator.get(`/admin/runs/${held.id}`)).text;
     expect(operatorView).toContain(`href="/admin/runs/${held.id}/confirm/apply"`);
@@ -285,9 +285,9 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(page).toContain('&lt;b&gt;u1&lt;/b&gt;');
     const csv = await clients.viewer.get(`/admin/runs/${run.id}/changes.csv`);
     expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="run-${run.id}-changes.csv"`);
-    expect(csv.text).toContain(`user,create,<b>u1</b>,,firstName,,"'=HYPERLINK(""http://evil.example"")"`);
-    expect(csv.text).toContain("user,create,u2,,firstName,,'+1");
-    expect(csv.text).toContain("user,create,u2,,lastName,,'@SUM(A1)");
+    expect(csv.text).toContain(`user,create,<b>u1</b>,"'=HYPERLINK(""http://evil.example"") <script>alert(1)</script>",a@example.org,,firstName,,"'=HYPERLINK(""http://evil.example"")"`);
+    expect(csv.text).toContain("user,create,u2,'+1 @SUM(A1),b@example.org,,firstName,,'+1");
+    expect(csv.text).toContain("user,create,u2,'+1 @SUM(A1),b@example.org,,lastName,,'@SUM(A1)");
     await clients.operator.post(`/admin/runs/${run.id}/apply`);
     const user = (await clients.viewer.get(`/admin/feeds/hostile/users/${encodeURIComponent('<b>u1</b>')}`)).text;
     expect(user).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');

@@ -59,14 +59,17 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
   router.get('/runs/:id', need('viewer'), async (ctx) => {
     const run = await getRun(db, idParam(ctx, 'run'));
     const feed = await getFeed(db, run.feedId);
-    const entity = changeKinds.find((k) => k.entity === ctx.query.entity)?.entity;
-    const op = changeKinds.find((k) => k.entity === entity && k.op === ctx.query.op)?.op;
+    // `change=user:suspend` from the filter form, or `entity=user&op=suspend` from a count's link.
+    const [entityText, opText] = typeof ctx.query.change === 'string' ? ctx.query.change.split(':') : [ctx.query.entity, ctx.query.op];
+    const entity = changeKinds.find((k) => k.entity === entityText)?.entity;
+    const op = changeKinds.find((k) => k.entity === entity && k.op === opText)?.op;
+    const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 320) : '';
     const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
     const [events, errors, files, changes] = await Promise.all([
       runEvents(db, run.id),
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
-      listRunChanges(db, run.id, { entity, op }, { limit, offset }),
+      listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
     ]);
     const live = inProgress.includes(run.state);
     render(ctx, 'run', {
@@ -90,7 +93,10 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       })),
       unchanged: run.counts.users.unchanged,
       filterLabel: changeKinds.find((k) => k.entity === entity && k.op === op)?.label,
-      changes: changes.changes,
+      search,
+      filtered: Boolean(entity || search),
+      changeOptions: changeKinds.filter((k) => k.count(run) > 0 || (k.entity === entity && k.op === op)).map((k) => ({ value: `${k.entity}:${k.op}`, label: k.label, selected: k.entity === entity && k.op === op })),
+      changes: changes.changes.map((c) => ({ ...c, opClass: opClass(c.op), lookupUrl: `/admin/users?q=${encodeURIComponent(c.key)}` })),
       pager: pager(ctx, page, CHANGES_PER_PAGE, changes.total),
       actions: actionsFor(run),
     });
@@ -114,6 +120,13 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     ctx.length = file.size;
     download(ctx, file.name, 'application/octet-stream', sluice.archive.read(archiveKey(feed.slug, run.id, file.name)));
   });
+}
+
+/** Removals in red, additions in green: the colour says what happens to the user. */
+function opClass(op: string): string {
+  if (['suspend', 'delete', 'remove'].includes(op)) return 'op-remove';
+  if (['create', 'add', 'reactivate'].includes(op)) return 'op-add';
+  return 'op-change';
 }
 
 function prettyJson(text: string): string {
