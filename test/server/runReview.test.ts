@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addAdmin } from '../../src/admins/admins.service.js';
+import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
+import { approveRun } from '../../src/runs/runActions.js';
+import { runFieldSummary } from '../../src/runs/fieldSummary.service.js';
+import type { Run } from '../../src/runs/runs.service.js';
+import { AdminClient } from '../helpers/admin.js';
+import { testDatabases } from '../helpers/databases.js';
+import { startTestServer } from '../helpers/server.js';
+import { importFolder, samples } from '../helpers/uploads.js';
+
+const password = 'correct horse battery staple';
+
+describe.each(testDatabases)('the run review on $name', (database) => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let dropDatabase: () => Promise<void>;
+  let viewer: AdminClient;
+  let changes: Run;
+  beforeAll(async () => {
+    const created = await database.create();
+    dropDatabase = created.drop;
+    server = await startTestServer({ DATABASE_URL: created.url });
+    await addAdmin(server.ctx.database.knex, { email: 'viewer@example.org', role: 'viewer', password, actor: 'test' });
+    viewer = new AdminClient(server.url);
+    await viewer.signIn('viewer@example.org', password);
+    if (!(await findFeed(server.ctx.database.knex, 'demo'))) await addFeed(server.ctx.database.knex, 'demo');
+    await approveRun(server.ctx, (await importFolder(server.ctx, 'demo', join(samples, 'basic'))).id, 'test');
+    changes = await importFolder(server.ctx, 'demo', join(samples, 'changes'));
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase?.();
+  });
+
+  it('sums each field the run changes on existing users, in the database, with examples', async () => {
+    const summary = await runFieldSummary(server.ctx.database.knex, server.ctx.database.dialect, changes.id);
+    const lastName = summary.find((s) => s.field === 'lastName');
+    expect(lastName).toMatchObject({ changed: expect.any(Number), set: 0, cleared: 0 });
+    expect(lastName!.changed).toBeGreaterThan(0);
+    expect(lastName!.examples.length).toBeGreaterThan(0);
+    expect(lastName!.examples.find((x) => x.key === 'u1001')?.after ?? lastName!.examples[0]!.after).toEqual(expect.any(String));
+    expect(summary.some((s) => s.field === 'state')).toBe(false);
+    // Every field changed by an update or reactivation is counted once per user.
+    const updates = changes.counts.users.updated + changes.counts.users.reactivated;
+    for (const s of summary) expect(s.set + s.changed + s.cleared).toBeLessThanOrEqual(updates);
+
+    const page = (await viewer.get(`/admin/runs/${changes.id}`)).text;
+    expect(page).toContain('Fields changed on existing users');
+    expect(page).toMatch(/<td><code>lastName<\/code><\/td><td class="num">0<\/td><td class="num">\d+<\/td>/);
+  });
+
+  it('names the users in the diff and the CSV, and finds them by part of a name, e-mail or key', async () => {
+    const page = (await viewer.get(`/admin/runs/${changes.id}?change=user:update`)).text;
+    expect(page).toContain('Schmidt-Weber');
+    expect(page).toContain('ben.okafor1@example.org');
+    expect(page).toContain('href="/admin/users?q=u1001"');
+    for (const q of ['SCHMIDT', 'okafor1@', 'U1001']) {
+      const found = (await viewer.get(`/admin/runs/${changes.id}?change=user:update&q=${encodeURIComponent(q)}`)).text;
+      expect(found, q).toContain('ben.okafor1@example.org');
+      expect(found, q).not.toContain('ada.okafor0@example.org');
+    }
+    const none = (await viewer.get(`/admin/runs/${changes.id}?q=${encodeURIComponent('%_nobody')}`)).text;
+    expect(none).toContain('No changes match');
+    const csv = (await viewer.get(`/admin/runs/${changes.id}/changes.csv`)).text;
+    expect(csv.split(/\r?\n/)[0]).toBe('entity,operation,key,name,email,group,field,before,after');
+    expect(csv).toContain('user,update,u1001,Ben Schmidt-Weber,ben.okafor1@example.org,,lastName,Okafor,Schmidt-Weber');
+  });
+});
