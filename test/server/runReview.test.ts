@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin } from '../../src/admins/admins.service.js';
@@ -8,7 +9,7 @@ import type { Run } from '../../src/runs/runs.service.js';
 import { AdminClient } from '../helpers/admin.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
-import { importFolder, samples } from '../helpers/uploads.js';
+import { importFolder, samples, uploadSet } from '../helpers/uploads.js';
 
 const password = 'correct horse battery staple';
 
@@ -65,5 +66,21 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     const csv = (await viewer.get(`/admin/runs/${changes.id}/changes.csv`)).text;
     expect(csv.split(/\r?\n/)[0]).toBe('entity,operation,key,name,email,group,field,before,after');
     expect(csv).toContain('user,update,u1001,Ben Schmidt-Weber,ben.okafor1@example.org,,lastName,Okafor,Schmidt-Weber');
+  });
+
+  it('shows a mapping-change hold as the mapping before and after, field by field', async () => {
+    const control = JSON.parse(readFileSync(join(samples, 'changes', 'control.json'), 'utf8'));
+    control.users.fields.country = { column: 'COUNTRY', transform: ['trim'] };
+    delete control.users.fields['custom.department'];
+    const dir = await uploadSet({ 'control.json': control, ...Object.fromEntries(['people.csv', 'groups.csv', 'memberships.csv'].map((f) => [f, readFileSync(join(samples, 'changes', f))])) });
+    const run = await importFolder(server.ctx, 'demo', dir);
+    expect(run.state).toBe('held');
+    expect(run.holdReasons.map((r) => r.rule)).toContain('holdOnMappingChange');
+    const page = (await viewer.get(`/admin/runs/${run.id}`)).text;
+    const mapping = page.slice(page.indexOf('<table class="mapping">'), page.indexOf('</table>', page.indexOf('<table class="mapping">')));
+    expect(mapping).toContain('<code>users.fields.country</code>');
+    expect(mapping).toContain('&quot;transform&quot;:[&quot;trim&quot;]');
+    expect(mapping).toMatch(/<code>users\.fields\.custom\.department<\/code><\/td><td class="mono">&quot;DEPT&quot;<\/td><td class="mono"><span class="muted">not mapped/);
+    expect(mapping).not.toContain('users.fields.email');
   });
 });

@@ -9,6 +9,7 @@ import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
 import { runFieldSummary } from '../../../runs/fieldSummary.service.js';
+import { runMappingChange } from '../../../runs/mappingChange.service.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
 import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { idParam, need, pageParams, pager, render } from '../http.js';
@@ -66,12 +67,13 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     const op = changeKinds.find((k) => k.entity === entity && k.op === opText)?.op;
     const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 320) : '';
     const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
-    const [events, errors, files, changes, fieldSummary] = await Promise.all([
+    const [events, errors, files, changes, fieldSummary, mappingChange] = await Promise.all([
       runEvents(db, run.id),
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
       listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
       run.counts.users.updated + run.counts.users.reactivated > 0 ? runFieldSummary(db, sluice.database.dialect, run.id) : [],
+      run.holdReasons.some((r) => r.rule === 'holdOnMappingChange') ? runMappingChange(db, run) : null,
     ]);
     const live = inProgress.includes(run.state);
     render(ctx, 'run', {
@@ -96,6 +98,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       unchanged: run.counts.users.unchanged,
       filterLabel: changeKinds.find((k) => k.entity === entity && k.op === op)?.label,
       fieldSummary,
+      mappingChange,
       search,
       filtered: Boolean(entity || search),
       changeOptions: changeKinds.filter((k) => k.count(run) > 0 || (k.entity === entity && k.op === op)).map((k) => ({ value: `${k.entity}:${k.op}`, label: k.label, selected: k.entity === entity && k.op === op })),
