@@ -17,6 +17,8 @@ interface RunAction {
   /** Shown on the confirmation page; actions without one happen at once. */
   confirm?: (run: Run) => string;
   danger?: boolean;
+  /** Whether the button makes sense for this run (its state allows more than is useful). */
+  offered?: (run: Run) => boolean;
   perform(ctx: SluiceContext, run: Run, actor: string): Promise<Run>;
 }
 
@@ -55,6 +57,8 @@ const runActions: RunAction[] = [
     name: 'reapply',
     label: 'Re-apply',
     from: ['applied', 'failed', 'cancelled', 'superseded'],
+    // Files that failed validation fail again: re-apply only what failed while applying.
+    offered: (run) => run.state !== 'failed' || run.errorCount === 0,
     confirm: (run) =>
       `Copy run ${run.id}'s files into a new run and process it with forceUpdate: every record is written again, restoring the directory to this run's snapshot. The new run is held if a safety rule trips.`,
     perform: (ctx, run, actor) => reapplyRun(ctx, run.id, actor),
@@ -67,7 +71,7 @@ const runActions: RunAction[] = [
   },
 ];
 
-export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes(run.state)).map(({ name, label, danger, confirm }) => ({ name, label, danger, confirm: Boolean(confirm) }));
+export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes(run.state) && (a.offered?.(run) ?? true)).map(({ name, label, danger, confirm }) => ({ name, label, danger, confirm: Boolean(confirm) }));
 
 export function runActionRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   const db = sluice.database.knex;

@@ -11,7 +11,7 @@ import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
 import { runFieldSummary } from '../../../runs/fieldSummary.service.js';
 import { runMappingChange } from '../../../runs/mappingChange.service.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
-import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
+import { countRuns, getRun, listRuns, runErrorCodes, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { idParam, need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
 
@@ -67,13 +67,14 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     const op = changeKinds.find((k) => k.entity === entity && k.op === opText)?.op;
     const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 320) : '';
     const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
-    const [events, errors, files, changes, fieldSummary, mappingChange] = await Promise.all([
+    const [events, errors, files, changes, fieldSummary, mappingChange, errorCodes] = await Promise.all([
       runEvents(db, run.id),
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
       listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
       run.counts.users.updated + run.counts.users.reactivated > 0 ? runFieldSummary(db, sluice.database.dialect, run.id) : [],
       run.holdReasons.some((r) => r.rule === 'holdOnMappingChange') ? runMappingChange(db, run) : null,
+      run.errorCount > 0 ? runErrorCodes(db, run.id) : [],
     ]);
     const live = inProgress.includes(run.state);
     render(ctx, 'run', {
@@ -86,6 +87,9 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       events,
       current: events[events.length - 1],
       errors,
+      errorCodes,
+      // A failed run is about its errors: they lead, before the (empty) change counts.
+      errorsFirst: run.state === 'failed' && run.errorCount > 0,
       moreErrors: run.errorCount > errors.length,
       files,
       controlFile: run.controlFile ? prettyJson(run.controlFile) : null,
