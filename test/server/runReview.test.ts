@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin } from '../../src/admins/admins.service.js';
-import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
+import { addFeed, findFeed, getFeed, updateFeedSettings } from '../../src/feeds/feeds.service.js';
+import { composeRunReport } from '../../src/mail/runReports.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { runFieldSummary } from '../../src/runs/fieldSummary.service.js';
 import type { Run } from '../../src/runs/runs.service.js';
@@ -51,6 +52,14 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect(page).toMatch(/<td><code>lastName<\/code><\/td><td class="num">0<\/td><td class="num">\d+<\/td>/);
   });
 
+  it('puts the per-field summary in the report e-mail', async () => {
+    const feed = await getFeed(server.ctx.database.knex, 'demo');
+    const report = await composeRunReport(server.ctx, changes, feed, 'test');
+    expect(report.text).toContain('Fields changed on existing users:');
+    expect(report.text).toMatch(/\n {2}lastName: changed for \d+ \(e\.g\. u\d+: "[^"]+" -> "[^"]+"\)\n/);
+    expect(report.html).toContain('<code>lastName</code>');
+  });
+
   it('names the users in the diff and the CSV, and finds them by part of a name, e-mail or key', async () => {
     const page = (await viewer.get(`/admin/runs/${changes.id}?change=user:update`)).text;
     expect(page).toContain('Schmidt-Weber');
@@ -82,5 +91,30 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect(mapping).toContain('&quot;transform&quot;:[&quot;trim&quot;]');
     expect(mapping).toMatch(/<code>users\.fields\.custom\.department<\/code><\/td><td class="mono">&quot;DEPT&quot;<\/td><td class="mono"><span class="muted">not mapped/);
     expect(mapping).not.toContain('users.fields.email');
+  });
+
+  it('leads a failed run with its errors by code, offers no re-apply of files that never validated; warns that held runs notify nobody', async () => {
+    const db = server.ctx.database.knex;
+    await addFeed(db, 'strict');
+    await updateFeedSettings(db, 'strict', { maxErrorRows: '0' }, 'test');
+    const failed = await importFolder(server.ctx, 'strict', join(samples, 'invalid', 'row-level'));
+    expect(failed.state).toBe('failed');
+    const operator = new AdminClient(server.url);
+    await addAdmin(db, { email: 'operator@example.org', role: 'operator', password, actor: 'test' });
+    await operator.signIn('operator@example.org', password);
+    const page = (await operator.get(`/admin/runs/${failed.id}`)).text;
+    const errorsAt = page.indexOf('id="errors-heading"');
+    expect(errorsAt).toBeGreaterThan(0);
+    expect(errorsAt).toBeLessThan(page.indexOf('id="facts-heading"'));
+    expect(page).toContain('<li><code>key_duplicate</code>: 2</li>');
+    expect(page).toContain('people.csv:7:2');
+    expect(page).not.toContain('id="counts-heading"');
+    expect(page).not.toContain('/confirm/reapply');
+    expect(page).toContain('Re-validate');
+    const dashboard = (await viewer.get('/admin')).text;
+    expect(dashboard).toMatch(/notify nobody[\s\S]*>strict<\/a>/);
+    expect((await viewer.get('/admin/feeds/strict/settings')).text).toContain('Held runs of strict notify nobody');
+    await updateFeedSettings(db, 'strict', { reportEmails: 'ops@example.org' }, 'test');
+    expect((await viewer.get('/admin/feeds/strict/settings')).text).not.toContain('notify nobody');
   });
 });

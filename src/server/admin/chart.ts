@@ -3,6 +3,7 @@ import type { Run } from '../../runs/runs.service.js';
 export interface ChartBar {
   runId: number;
   x: number;
+  labelX: number;
   held: boolean;
   segments: { y: number; height: number; kind: 'added' | 'changed' | 'removed' }[];
   label: string;
@@ -43,12 +44,13 @@ export function changeChart(runs: (Run & { feed: string })[]) {
     return {
       runId: t.run.id,
       x: round(i * step + 2),
+      labelX: round(i * step + step / 2),
       held: t.run.state === 'held',
       segments,
       label: `Run ${t.run.id} (${t.run.feed}, ${t.run.state}): users ${n(t.added)} added (${n(t.run.counts.users.created)} created, ${n(t.run.counts.users.reactivated)} reactivated), ${n(t.changed)} updated, ${n(t.removed)} removed (${n(t.run.counts.users.suspended)} suspended, ${n(t.run.counts.users.deleted)} deleted)`,
     };
   });
-  return { width: WIDTH, height: HEIGHT, barWidth: round(Math.max(step - 4, 2)), bars, empty: runs.length === 0 };
+  return { width: WIDTH, height: HEIGHT, fullHeight: HEIGHT + 16, labelY: HEIGHT + 12, barWidth: round(Math.max(step - 4, 2)), bars, empty: runs.length === 0 };
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

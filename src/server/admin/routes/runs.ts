@@ -90,6 +90,8 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       errorCodes,
       // A failed run is about its errors: they lead, before the (empty) change counts.
       errorsFirst: run.state === 'failed' && run.errorCount > 0,
+      // A run that failed before its change set was computed has only zeros to show.
+      noChangeSet: run.state === 'failed' && changes.total === 0 && !entity && !search,
       moreErrors: run.errorCount > errors.length,
       files,
       controlFile: run.controlFile ? prettyJson(run.controlFile) : null,
