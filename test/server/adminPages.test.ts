@@ -258,7 +258,7 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     await db()('directory_users').where({ user_key: 'lk-1', feed_id: (await getFeed(db(), 'lookup-a')).id }).update({ email: 'other@example.org' });
     const one = await clients.viewer.get('/admin/users?q=lou.kup%40example.org');
     expect([one.status, one.location]).toEqual([302, '/admin/feeds/lookup-b/users/lk-1']);
-    expect((await clients.viewer.get('/admin/users?q=nobody')).text).toContain('No user has this key or email address.');
+    expect((await clients.viewer.get('/admin/users?q=nobody')).text).toContain("No user's name, e-mail address or key contains this.");
 
     const user = (await clients.viewer.get('/admin/feeds/lookup-b/users/lk-1')).text;
     expect(user).toContain('<td>firstName</td><td>Louise</td><td>locked by the sync</td>');

@@ -64,7 +64,7 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     const page = (await viewer.get(`/admin/runs/${changes.id}?change=user:update`)).text;
     expect(page).toContain('Schmidt-Weber');
     expect(page).toContain('ben.okafor1@example.org');
-    expect(page).toContain('href="/admin/users?q=u1001"');
+    expect(page).toContain('href="/admin/users?exact=1&amp;q=u1001"');
     for (const q of ['SCHMIDT', 'okafor1@', 'U1001']) {
       const found = (await viewer.get(`/admin/runs/${changes.id}?change=user:update&q=${encodeURIComponent(q)}`)).text;
       expect(found, q).toContain('ben.okafor1@example.org');
@@ -116,5 +116,21 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect((await viewer.get('/admin/feeds/strict/settings')).text).toContain('Held runs of strict notify nobody');
     await updateFeedSettings(db, 'strict', { reportEmails: 'ops@example.org' }, 'test');
     expect((await viewer.get('/admin/feeds/strict/settings')).text).not.toContain('notify nobody');
+  });
+
+  it('looks users up by part of a name, e-mail or key, in any letter case, a page at a time', async () => {
+    expect((await viewer.get('/admin/users?q=SCHMIDT')).text).toContain('href="/admin/feeds/demo/users/u1001"');
+    const byEmail = await viewer.get('/admin/users?q=BEN.OKAFOR1%40');
+    expect([byEmail.status, byEmail.location]).toEqual([302, '/admin/feeds/demo/users/u1001']);
+    const many = (await viewer.get('/admin/users?q=EXAMPLE.ORG')).text;
+    const total = Number(/([\d,]+) users match/.exec(many)![1]!.replace(/,/g, ''));
+    expect(total).toBeGreaterThan(50);
+    expect(many).toContain(`Page 1 of ${Math.ceil(total / 50)}`);
+    expect(many).toContain('href="/admin/feeds/demo/users/u1000"');
+    const second = (await viewer.get('/admin/users?q=example.org&page=2')).text;
+    expect(second).not.toContain('href="/admin/feeds/demo/users/u1000"');
+    expect((await viewer.get('/admin/users?q=example.ORG%25')).text).toContain('0 users match');
+    const exact = await viewer.get('/admin/users?exact=1&q=u1001');
+    expect(exact.location).toBe('/admin/feeds/demo/users/u1001');
   });
 });

@@ -108,7 +108,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       search,
       filtered: Boolean(entity || search),
       changeOptions: changeKinds.filter((k) => k.count(run) > 0 || (k.entity === entity && k.op === op)).map((k) => ({ value: `${k.entity}:${k.op}`, label: k.label, selected: k.entity === entity && k.op === op })),
-      changes: changes.changes.map((c) => ({ ...c, opClass: opClass(c.op), lookupUrl: `/admin/users?q=${encodeURIComponent(c.key)}` })),
+      changes: changes.changes.map((c) => ({ ...c, opClass: opClass(c.op), lookupUrl: `/admin/users?exact=1&q=${encodeURIComponent(c.key)}` })),
       pager: pager(ctx, page, CHANGES_PER_PAGE, changes.total),
       actions: actionsFor(run),
     });
