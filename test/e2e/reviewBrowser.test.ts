@@ -26,6 +26,13 @@ describe.skipIf(skipBrowser)('reviewing a mass-removal run in a real browser', (
     const run = await importFolder(server.ctx, 'demo', join(samples, 'mass-removal'));
     expect(run.state).toBe('held');
 
+    // The README's picture of a held run: its reasons, the per-field summary and named users.
+    const readme = await signedIn(browser, server.url, server.firstAdmin!.email, server.firstAdmin!.password);
+    await readme.setViewportSize({ width: 1280, height: 1500 });
+    await readme.goto(`${server.url}/admin/runs/${run.id}?change=user:suspend`);
+    await readme.screenshot({ path: join(artifacts, 'readme-run-page.png') });
+    await readme.context().close();
+
     for (const width of [1280, 390]) {
       const page = await signedIn(browser, server.url, server.firstAdmin!.email, server.firstAdmin!.password, width);
       await page.goto(`${server.url}/admin/runs/${run.id}`);
