@@ -143,7 +143,9 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
   it('applies a held run only for an operator with a valid CSRF token, after a confirmation page', async () => {
     const run = await heldRun();
     const confirm = await clients.operator.get(`/admin/runs/${run.id}/confirm/apply`);
-    expect(confirm.text).toContain(`Apply run ${run.id} to the directory: 150 users created`);
+    expect(confirm.text).toContain(`Apply run ${run.id} to the directory.`);
+    expect(confirm.text).toContain('<td>users created</td><td class="num op-add">150</td>');
+    expect(confirm.text).toContain('<td>memberships added</td><td class="num op-add">295</td>');
     expect(confirm.text).toContain(`action="/admin/runs/${run.id}/apply"`);
 
     expect((await clients.nobody.post(`/admin/runs/${run.id}/apply`, {}, { csrf: 'anything' })).status).toBe(401);
