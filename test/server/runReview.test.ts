@@ -133,4 +133,22 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     const exact = await viewer.get('/admin/users?exact=1&q=u1001');
     expect(exact.location).toBe('/admin/feeds/demo/users/u1001');
   });
+
+  it('filters the audit log by who, what and feed, a page at a time', async () => {
+    const db = server.ctx.database.knex;
+    await addAdmin(db, { email: 'auditor@example.org', role: 'admin', password, actor: 'test' });
+    const admin = new AdminClient(server.url);
+    await admin.signIn('auditor@example.org', password);
+    await updateFeedSettings(db, 'demo', { maxErrorRows: '7' }, 'Someone.Else@example.org');
+    const byActor = (await admin.get('/admin/audit?actor=SOMEONE.else')).text;
+    expect(byActor).toContain('1 matching actions');
+    expect(byActor).toContain('someone.else@example.org'.replace('someone.else', 'Someone.Else'));
+    const demo = (await admin.get('/admin/audit?feed=demo')).text;
+    expect(demo).toContain('<td>feed demo</td>');
+    expect(demo).toMatch(/<td>run \d+<\/td>/); // the runs of demo applied by "test"
+    expect(demo).not.toContain('<td>feed strict</td>');
+    const applies = (await admin.get('/admin/audit?action=run.apply')).text;
+    expect(applies).not.toContain('<code>feed.settings</code>');
+    expect(applies).toContain('<code>run.apply</code>');
+  });
 });
