@@ -137,3 +137,17 @@ export async function listGroups(db: Db, feedId: number, page: { limit: number; 
     groups: rows.map((r: any) => ({ code: r.code as string, name: r.name as string, members: Number(r.members), createdAt: fromDbTime(r.created_at)!, createdInRun: Number(r.created_in_run) })),
   };
 }
+
+/** A group's members with their names and e-mail addresses, by key, a page at a time. */
+export async function groupMembers(db: Db, feedId: number, code: string, page: { limit: number; offset: number }) {
+  const group = await db('directory_groups').where({ feed_id: feedId, code }).first('id', 'code', 'name');
+  if (!group) throw notFound('group', code);
+  const members = () => db('directory_memberships as m').join('directory_users as u', 'u.id', 'm.user_id').where('m.group_id', group.id);
+  const total = await countRows(members());
+  const rows = await members().orderBy('m.user_key').limit(page.limit).offset(page.offset).select('m.user_key', 'm.managed', 'u.first_name', 'u.last_name', 'u.email', 'u.state');
+  return {
+    group: { code: group.code as string, name: group.name as string },
+    total,
+    members: rows.map((r: any) => ({ key: r.user_key as string, name: [r.first_name, r.last_name].filter(Boolean).join(' '), email: r.email as string | null, state: r.state as string, managed: Boolean(Number(r.managed)) })),
+  };
+}

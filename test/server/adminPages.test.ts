@@ -271,7 +271,12 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(user).toMatch(/user update<\/td><td>firstName<\/td><td class="before">Lou<\/td><td class="after">Louise<\/td>/);
     expect(user).toMatch(/membership remove <span class="mono">lab<\/span>/);
     expect((await clients.viewer.get('/admin/feeds/lookup-b/users/nobody')).status).toBe(404);
-    expect((await clients.viewer.get('/admin/groups?feed=lookup-b')).text).toMatch(/<td class="mono">staff<\/td><td>staff<\/td><td class="num">1<\/td>/);
+    expect((await clients.viewer.get('/admin/groups?feed=lookup-b')).text).toMatch(/<td><a class="mono" href="\/admin\/feeds\/lookup-b\/groups\/staff">staff<\/a><\/td><td>staff<\/td><td class="num">1<\/td>/);
+    const members = (await clients.viewer.get('/admin/feeds/lookup-b/groups/staff')).text;
+    expect(members).toContain('1 members');
+    expect(members).toContain('<a href="/admin/feeds/lookup-b/users/lk-1">Louise Kup</a>');
+    expect(members).toContain('lou.kup@example.org');
+    expect((await clients.viewer.get('/admin/feeds/lookup-b/groups/nope')).status).toBe(404);
   });
 
   it('shows values from data files as text and neutralises formulas in CSV downloads', async () => {

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../../context.js';
-import { getDirectoryUser, listGroups, lookUpUsers, searchUsers, userGroups, userHistory } from '../../../directory/directory.service.js';
+import { getDirectoryUser, groupMembers, listGroups, lookUpUsers, searchUsers, userGroups, userHistory } from '../../../directory/directory.service.js';
 import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { need, pageParams, pager, render } from '../http.js';
 
@@ -33,6 +33,13 @@ export function directoryRoutes(router: Router, sluice: SluiceContext) {
       history,
       sourceRecord: user.sourceRecord === null ? null : JSON.stringify(user.sourceRecord, null, 2),
     });
+  });
+
+  router.get('/feeds/:feed/groups/:code', need('viewer'), async (ctx) => {
+    const feed = await getFeed(db, ctx.params.feed!);
+    const { page, limit, offset } = pageParams(ctx, USERS_PER_PAGE);
+    const result = await groupMembers(db, feed.id, ctx.params.code!, { limit, offset });
+    render(ctx, 'groupMembers', { title: `Group ${result.group.code} of ${feed.slug}`, feed, ...result, pager: pager(ctx, page, USERS_PER_PAGE, result.total) });
   });
 
   router.get('/groups', need('viewer'), async (ctx) => {
