@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin } from '../../src/admins/admins.service.js';
 import { addFeed, findFeed, getFeed, updateFeedSettings } from '../../src/feeds/feeds.service.js';
+import { enqueueMail } from '../../src/mail/outbox.service.js';
 import { composeRunReport } from '../../src/mail/runReports.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { runFieldSummary } from '../../src/runs/fieldSummary.service.js';
@@ -150,5 +151,21 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     const applies = (await admin.get('/admin/audit?action=run.apply')).text;
     expect(applies).not.toContain('<code>feed.settings</code>');
     expect(applies).toContain('<code>run.apply</code>');
+  });
+
+  it('opens a message of the outbox from the mail page', async () => {
+    const db = server.ctx.database.knex;
+    const report = await composeRunReport(server.ctx, changes, await getFeed(db, 'demo'), 'open-me');
+    await enqueueMail(server.ctx, db, [{ ...report, to: ['ops@example.org'] }]);
+    await addAdmin(db, { email: 'postmaster@example.org', role: 'admin', password, actor: 'test' });
+    const admin = new AdminClient(server.url);
+    await admin.signIn('postmaster@example.org', password);
+    const list = (await admin.get('/admin/mail')).text;
+    const [, id] = /href="\/admin\/mail\/(\d+)"/.exec(list)!;
+    const message = (await admin.get(`/admin/mail/${id}`)).text;
+    expect(message).toContain('ops@example.org');
+    expect(message).toContain('Fields changed on existing users:');
+    expect((await admin.get('/admin/mail/999999')).status).toBe(404);
+    expect((await viewer.get(`/admin/mail/${id}`)).status).toBe(403);
   });
 });
