@@ -75,7 +75,11 @@ describe.skipIf(skipBrowser)('every admin page, as each role, at 1280 and 390 px
           await check(page, path, width, `${role} ${width}`);
           if (role === 'admin' || role === 'viewer') {
             const name = path.replace(/^\/admin\/?/, '').replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '') || 'dashboard';
-            if (seen.size <= 14) await page.screenshot({ path: join(artifacts, `crawl-${role}-${width}-${name}.png`), fullPage: true });
+            if (seen.size <= 14) {
+              await page.screenshot({ path: join(artifacts, `crawl-${role}-${width}-${name}.png`), fullPage: true });
+              // What the first screen shows, where the eye lands.
+              await page.screenshot({ path: join(artifacts, `crawl-${role}-${width}-${name}-top.png`) });
+            }
           }
           const links = await page.locator('main a[href^="/admin"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')!.split('#')[0]!));
           for (const link of links) if (!seen.has(link) && seen.size + queue.length < 60) queue.push(link);
