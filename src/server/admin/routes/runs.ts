@@ -8,7 +8,7 @@ import { notFound } from '../../../errors.js';
 import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
-import { runFieldSummary } from '../../../runs/fieldSummary.service.js';
+import { cachedRunFieldSummary } from '../../../runs/fieldSummary.service.js';
 import { runMappingChange } from '../../../runs/mappingChange.service.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
 import { countRuns, getRun, listRuns, runErrorCodes, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
@@ -72,7 +72,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
       listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
-      run.counts.users.updated + run.counts.users.reactivated > 0 ? runFieldSummary(db, sluice.database.dialect, run.id) : [],
+      run.counts.users.updated + run.counts.users.reactivated > 0 ? cachedRunFieldSummary(db, sluice.database.dialect, run) : [],
       run.holdReasons.some((r) => r.rule === 'holdOnMappingChange') ? runMappingChange(db, run) : null,
       run.errorCount > 0 ? runErrorCodes(db, run.id) : [],
     ]);
