@@ -8,16 +8,26 @@ export const handlebars = Handlebars.create();
 
 const formatTime = (iso: unknown) => (typeof iso === 'string' && iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '');
 
-handlebars.registerHelper({
-  eq: (a: unknown, b: unknown) => a === b,
-  or: (...args: unknown[]) => args.slice(0, -1).some(Boolean),
-  time: formatTime,
+/**
+ * A helper named like a context field wins over the field: `{{value}}` once printed the `value`
+ * helper's own call instead of a setting's value. Every helper's name therefore has a hyphen,
+ * which no field of a view model (camelCase) has; registration refuses any other name.
+ */
+const helpers: Record<string, Handlebars.HelperDelegate> = {
+  'is-equal': (a: unknown, b: unknown) => a === b,
+  'any-of': (...args: unknown[]) => args.slice(0, -1).some(Boolean),
+  'fmt-time': formatTime,
   /** A value from a data file or the directory, shown as text: null as "—", objects as JSON. */
-  value: (v: unknown) => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)),
-  json: (v: unknown) => JSON.stringify(v, null, 2),
-  encode: (v: unknown) => encodeURIComponent(String(v)),
-  number: (n: unknown) => (typeof n === 'number' ? n.toLocaleString('en') : String(n ?? '')),
-});
+  'fmt-value': (v: unknown) => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)),
+  'fmt-json': (v: unknown) => JSON.stringify(v, null, 2),
+  'url-encode': (v: unknown) => encodeURIComponent(String(v)),
+  'fmt-number': (n: unknown) => (typeof n === 'number' ? n.toLocaleString('en') : String(n ?? '')),
+};
+for (const [name, helper] of Object.entries(helpers)) {
+  if (!name.includes('-')) throw new Error(`Template helper ${name}: a name without a hyphen could shadow a context field`);
+  handlebars.registerHelper(name, helper);
+}
+export const helperNames = Object.keys(helpers);
 
 export type Template = Handlebars.TemplateDelegate;
 

@@ -21,9 +21,34 @@ export async function recordAudit(db: Db, entry: { actor: string; action: string
   });
 }
 
-export async function listAudit(db: Db, page: { limit: number; offset: number }): Promise<{ entries: AuditEntry[]; total: number }> {
-  const total = await countRows(db('audit_log'));
-  const rows = await db('audit_log').orderBy('id', 'desc').limit(page.limit).offset(page.offset);
+export interface AuditFilter {
+  /** Part of the actor's e-mail address or name, in any letter case. */
+  actor?: string;
+  action?: string;
+  /** The feed's own entries and those of its runs. */
+  feed?: { id: number; slug: string };
+}
+
+function filtered(db: Db, filter: AuditFilter) {
+  const query = db('audit_log');
+  if (filter.actor) query.whereRaw(`lower(actor) like ? escape '!'`, [`%${filter.actor.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`]);
+  if (filter.action) query.where('action', filter.action);
+  const feed = filter.feed;
+  if (feed) {
+    // Targets are text ("feed hr", "run 42"): a run's entries belong to the run's feed.
+    query.where((q) => q.where('target', `feed ${feed.slug}`).orWhereIn('target', db('runs').where('feed_id', feed.id).select(db.raw(`concat('run ', id)`))));
+  }
+  return query;
+}
+
+/** The actions recorded so far, for the filter's choices. */
+export async function auditActions(db: Db): Promise<string[]> {
+  return ((await db('audit_log').distinct('action').orderBy('action')) as { action: string }[]).map((r) => r.action);
+}
+
+export async function listAudit(db: Db, page: { limit: number; offset: number }, filter: AuditFilter = {}): Promise<{ entries: AuditEntry[]; total: number }> {
+  const total = await countRows(filtered(db, filter));
+  const rows = await filtered(db, filter).orderBy('id', 'desc').limit(page.limit).offset(page.offset);
   return {
     total,
     entries: rows.map((r: { id: number; at: unknown; actor: string; action: string; target: string; details: string | null }) => ({

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { SluiceError } from '../errors.js';
 import { commands, usage } from './commands/index.js';
+import { commandHelp, hideNegativeNumbers, revealNegativeNumber } from './help.js';
 import { EXIT } from './output.js';
 
 /** `sluice <verb> [args] [--json]`: parses the command line and hands it to one command. */
@@ -17,9 +18,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sluice: unknown command "${verb}"\n\n${usage}`);
     return EXIT.usage;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(verb, command.summary));
+    return EXIT.done;
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { json: { type: 'boolean' }, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: hideNegativeNumbers(rest), options: { json: { type: 'boolean' }, ...command.options }, allowPositionals: true, strict: true });
+    parsed.positionals = parsed.positionals.map(revealNegativeNumber);
+    for (const [name, value] of Object.entries(parsed.values)) (parsed.values as Record<string, unknown>)[name] = revealNegativeNumber(value);
   } catch (error) {
     process.stderr.write(`sluice ${verb}: ${(error as Error).message}\n`);
     return EXIT.usage;

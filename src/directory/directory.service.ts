@@ -68,6 +68,29 @@ export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<Di
   return rows.map(fromRow);
 }
 
+/**
+ * Users whose key, e-mail address, first or last name contains `query` in any letter case, in
+ * every feed, a page at a time; exact key or e-mail matches come first. A lookup by part of a
+ * value cannot use an index: it reads the directory once, which an administrator's search can
+ * afford and a sync never does.
+ */
+export async function searchUsers(db: Db, query: string, page: { limit: number; offset: number }): Promise<{ total: number; users: DirectoryUser[] }> {
+  const text = query.trim().toLowerCase();
+  if (!text) return { total: 0, users: [] };
+  const like = `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
+  const matching = () =>
+    users(db).where((q) => {
+      for (const column of ['u.user_key', 'u.email', 'u.first_name', 'u.last_name']) q.orWhereRaw(`lower(${column}) like ? escape '!'`, [like]);
+    });
+  const total = await countRows(matching());
+  const rows = await matching()
+    .orderByRaw('CASE WHEN lower(u.user_key) = ? OR lower(u.email) = ? THEN 0 ELSE 1 END', [text, text])
+    .orderBy(['f.slug', 'u.user_key'])
+    .limit(page.limit)
+    .offset(page.offset);
+  return { total, users: rows.map(fromRow) };
+}
+
 export async function getDirectoryUser(db: Db, feedId: number, key: string): Promise<DirectoryUser> {
   const row = await users(db).where({ 'u.feed_id': feedId, 'u.user_key': key }).first();
   if (!row) throw notFound('user', key);
@@ -112,5 +135,19 @@ export async function listGroups(db: Db, feedId: number, page: { limit: number; 
   return {
     total,
     groups: rows.map((r: any) => ({ code: r.code as string, name: r.name as string, members: Number(r.members), createdAt: fromDbTime(r.created_at)!, createdInRun: Number(r.created_in_run) })),
+  };
+}
+
+/** A group's members with their names and e-mail addresses, by key, a page at a time. */
+export async function groupMembers(db: Db, feedId: number, code: string, page: { limit: number; offset: number }) {
+  const group = await db('directory_groups').where({ feed_id: feedId, code }).first('id', 'code', 'name');
+  if (!group) throw notFound('group', code);
+  const members = () => db('directory_memberships as m').join('directory_users as u', 'u.id', 'm.user_id').where('m.group_id', group.id);
+  const total = await countRows(members());
+  const rows = await members().orderBy('m.user_key').limit(page.limit).offset(page.offset).select('m.user_key', 'm.managed', 'u.first_name', 'u.last_name', 'u.email', 'u.state');
+  return {
+    group: { code: group.code as string, name: group.name as string },
+    total,
+    members: rows.map((r: any) => ({ key: r.user_key as string, name: [r.first_name, r.last_name].filter(Boolean).join(' '), email: r.email as string | null, state: r.state as string, managed: Boolean(Number(r.managed)) })),
   };
 }

@@ -93,6 +93,11 @@ export async function enqueueMail(ctx: Context, db: Db, mails: NewMail[], now = 
   }
 }
 
+export async function getOutboxMail(db: Db, id: number): Promise<OutboxMail | null> {
+  const row = await db('mail_outbox').where({ id }).first();
+  return row ? fromRow(row) : null;
+}
+
 export async function listOutbox(db: Db, filter: { kind?: MailKind; state?: MailState; runId?: number; limit?: number; offset?: number } = {}) {
   const query = db('mail_outbox').orderBy('id', 'desc').limit(filter.limit ?? 100).offset(filter.offset ?? 0);
   if (filter.kind) query.where({ kind: filter.kind });

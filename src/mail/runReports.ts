@@ -3,6 +3,7 @@ import { problemLocation } from '../core/problems.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { waitingOlderRuns } from '../runs/newerRuns.js';
 import { runErrorsCsv } from '../runs/runExports.js';
+import { runFieldSummary } from '../runs/fieldSummary.service.js';
 import { getRun, reportedStates, runErrors, type Run } from '../runs/runs.service.js';
 import { mailTemplates } from './mailTemplates.js';
 import { enqueueInvitations } from './invitations.js';
@@ -36,6 +37,15 @@ export async function composeRunReport(ctx: Context, run: Run, feed: Feed, repor
     feed: { slug: feed.slug, name: feed.name },
     run,
     counts: countRows(run),
+    // What the updates change, field by field: "jobTitle: changed for 50 000" says more than a count.
+    fields:
+      run.counts.users.updated + run.counts.users.reactivated > 0
+        ? (await runFieldSummary(db, ctx.database.dialect, run.id)).map((f) => ({
+            ...f,
+            line: [f.set && `set for ${f.set.toLocaleString('en')}`, f.changed && `changed for ${f.changed.toLocaleString('en')}`, f.cleared && `cleared for ${f.cleared.toLocaleString('en')}`].filter(Boolean).join(', '),
+            example: f.examples[0] ? `${f.examples[0].key}: ${JSON.stringify(f.examples[0].before)} -> ${JSON.stringify(f.examples[0].after)}` : '',
+          }))
+        : [],
     errors: errors.map((e) => ({ where: problemLocation(e) || '—', code: e.code, message: e.message })),
     moreErrors: run.errorCount > errors.length,
     attachmentName,

@@ -15,9 +15,10 @@ export async function runErrorsCsv(db: Db, runId: number): Promise<string> {
 
 /** A run's whole change set as CSV lines, one per changed field, streamed a page at a time. */
 export async function* runChangesCsv(db: Db, runId: number): AsyncGenerator<string> {
-  yield csvLine(['entity', 'operation', 'key', 'group', 'field', 'before', 'after']);
+  yield csvLine(['entity', 'operation', 'key', 'name', 'email', 'group', 'field', 'before', 'after']);
   for await (const change of allRunChanges(db, runId)) {
-    if (change.fields.length === 0) yield csvLine([change.entity, change.op, change.key, change.groupCode, null, null, null]);
-    for (const f of change.fields) yield csvLine([change.entity, change.op, change.key, change.groupCode, f.field, f.before, f.after]);
+    const who = [change.key, change.person?.name || null, change.person?.email ?? null];
+    if (change.fields.length === 0) yield csvLine([change.entity, change.op, ...who, change.groupCode, null, null, null]);
+    for (const f of change.fields) yield csvLine([change.entity, change.op, ...who, change.groupCode, f.field, f.before, f.after]);
   }
 }

@@ -228,3 +228,9 @@ export async function runFiles(db: Db, runId: number) {
     purged: Boolean(Number(r.purged)),
   }));
 }
+
+/** How many of the run's errors have each code, the commonest first. */
+export async function runErrorCodes(db: Db, runId: number): Promise<{ code: string; n: number }[]> {
+  const rows = (await db('run_errors').where({ run_id: runId }).groupBy('code').select('code').count({ n: '*' })) as { code: string; n: number | string }[];
+  return rows.map((r) => ({ code: r.code, n: Number(r.n) })).sort((a, b) => b.n - a.n || a.code.localeCompare(b.code));
+}

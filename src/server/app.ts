@@ -19,6 +19,12 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   const app = new Koa({ proxy: sluice.config.trustProxy, maxIpsCount: 1 });
   const router = new Router();
   router.get('/', (ctx) => ctx.redirect('/admin'));
+  // The browser asks for /favicon.ico on every page; an SVG is accepted under that name too.
+  router.get(['/favicon.ico', '/favicon.svg'], (ctx) => {
+    ctx.type = 'image/svg+xml';
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = favicon;
+  });
   router.get('/healthz', async (ctx) => {
     await sluice.database.knex.raw('SELECT 1');
     ctx.body = { status: 'ok' };
@@ -47,3 +53,6 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   app.use(router.allowedMethods());
   return app;
 }
+
+/** A sluice gate: the brand's dark blue with the accent's water line. */
+const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#14263b"/><rect x="7" y="6" width="18" height="12" fill="#fff"/><path d="M4 23c4-3 8 3 12 0s8 3 12 0v5H4z" fill="#4a9be8"/></svg>`;

@@ -25,6 +25,9 @@ export async function errorHandler(ctx: Context, next: Next) {
     if (ctx.status === 404 && ctx.body === undefined) {
       ctx.status = 404;
       ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
+    } else if (ctx.status === 405 && (ctx.body === undefined || ctx.body === null || typeof ctx.body === 'string')) {
+      // The router's own refusal is plain text; an API client reads every refusal as JSON.
+      ctx.body = { error: { code: 'method_not_allowed', message: `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get('Allow') || 'none'}` } };
     }
   } catch (error) {
     const known = error instanceof SluiceError;

@@ -23,6 +23,12 @@ export interface Dialect {
   withIndex(table: string, index: string): string;
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
+  /**
+   * One row per key of the JSON object in `afterSql` (a flat object): `from` is appended to a
+   * FROM clause, `field` names the key, and the two tests say whether its value is JSON null
+   * (or absent) after and before.
+   */
+  jsonEntries(afterSql: string, beforeSql: string): { from: string; field: string; afterIsNull: string; beforeIsNull: string };
   /** Lock a row for the rest of the transaction (no-op where the whole database is locked). */
   forUpdate<T extends Knex.QueryBuilder>(query: T): T;
   /** Whether an error says a unique key was violated. */

@@ -56,17 +56,19 @@ describe.skipIf(skip)('the admin page in a real browser', () => {
     await page.screenshot({ path: join(artifacts, 'run-page.png') });
     await page.getByRole('link', { name: 'users suspended' }).click();
     await page.getByRole('heading', { name: 'Change set: users suspended' }).waitFor();
-    expect(await page.locator('#changes tbody').innerText()).toMatch(/user\s+suspend\s+u\d+\s+state\s+active\s+suspended/);
+    expect(await page.locator('#changes tbody').innerText()).toMatch(/user suspend\s+\S+ Larsen\s+\S+@example\.org\s+u\d+\s+state\s+active\s+suspended/);
     expect(await page.locator('.pager').innerText()).toContain('Page 1 of 2 (51 in all)');
     await page.screenshot({ path: join(artifacts, 'run-page-suspended.png'), fullPage: true });
 
     await page.getByRole('link', { name: 'Apply…' }).click();
     await page.getByRole('heading', { name: `Apply run ${run.id} of demo?` }).waitFor();
-    expect(await page.locator('main').innerText()).toContain('51 suspended');
+    expect(await page.locator('main table').innerText()).toMatch(/users suspended\s+51\n[\s\S]*memberships removed\s+\d+/);
+    await page.getByLabel(/^Comment/).fill('Checked with HR: these 51 left in October.');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.getByText(`Apply: run ${run.id} is now applied.`).waitFor();
     expect(await page.locator('h1 .state').innerText()).toBe('applied');
     await page.screenshot({ path: join(artifacts, 'run-applied.png') });
+    expect(await page.locator('ol').innerText()).toContain('comment on apply: Checked with HR: these 51 left in October.');
     expect((await getRun(server.ctx.database.knex, run.id)).state).toBe('applied');
   });
 });

@@ -125,7 +125,7 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(page).not.toContain('http-equiv="refresh"');
     const filtered = (await clients.viewer.get(`/admin/runs/${held.id}?entity=user&op=create&page=3`)).text;
     expect(filtered).toContain('Page 3 of 3');
-    expect(filtered).toMatch(/<td rowspan="\d+">user<\/td><td rowspan="\d+">create<\/td>/);
+    expect(filtered).toMatch(/<td rowspan="\d+" class="op-add">user create<\/td>/);
     expect(filtered).not.toContain('>membership<');
     const operatorView = (await clients.operator.get(`/admin/runs/${held.id}`)).text;
     expect(operatorView).toContain(`href="/admin/runs/${held.id}/confirm/apply"`);
@@ -143,7 +143,9 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
   it('applies a held run only for an operator with a valid CSRF token, after a confirmation page', async () => {
     const run = await heldRun();
     const confirm = await clients.operator.get(`/admin/runs/${run.id}/confirm/apply`);
-    expect(confirm.text).toContain(`Apply run ${run.id} to the directory: 150 users created`);
+    expect(confirm.text).toContain(`Apply run ${run.id} to the directory.`);
+    expect(confirm.text).toContain('<td>users created</td><td class="num op-add">150</td>');
+    expect(confirm.text).toContain('<td>memberships added</td><td class="num op-add">295</td>');
     expect(confirm.text).toContain(`action="/admin/runs/${run.id}/apply"`);
 
     expect((await clients.nobody.post(`/admin/runs/${run.id}/apply`, {}, { csrf: 'anything' })).status).toBe(401);
@@ -258,7 +260,7 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     await db()('directory_users').where({ user_key: 'lk-1', feed_id: (await getFeed(db(), 'lookup-a')).id }).update({ email: 'other@example.org' });
     const one = await clients.viewer.get('/admin/users?q=lou.kup%40example.org');
     expect([one.status, one.location]).toEqual([302, '/admin/feeds/lookup-b/users/lk-1']);
-    expect((await clients.viewer.get('/admin/users?q=nobody')).text).toContain('No user has this key or email address.');
+    expect((await clients.viewer.get('/admin/users?q=nobody')).text).toContain("No user's name, e-mail address or key contains this.");
 
     const user = (await clients.viewer.get('/admin/feeds/lookup-b/users/lk-1')).text;
     expect(user).toContain('<td>firstName</td><td>Louise</td><td>locked by the sync</td>');
@@ -269,7 +271,12 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(user).toMatch(/user update<\/td><td>firstName<\/td><td class="before">Lou<\/td><td class="after">Louise<\/td>/);
     expect(user).toMatch(/membership remove <span class="mono">lab<\/span>/);
     expect((await clients.viewer.get('/admin/feeds/lookup-b/users/nobody')).status).toBe(404);
-    expect((await clients.viewer.get('/admin/groups?feed=lookup-b')).text).toMatch(/<td class="mono">staff<\/td><td>staff<\/td><td class="num">1<\/td>/);
+    expect((await clients.viewer.get('/admin/groups?feed=lookup-b')).text).toMatch(/<td><a class="mono" href="\/admin\/feeds\/lookup-b\/groups\/staff">staff<\/a><\/td><td>staff<\/td><td class="num">1<\/td>/);
+    const members = (await clients.viewer.get('/admin/feeds/lookup-b/groups/staff')).text;
+    expect(members).toContain('1 members');
+    expect(members).toContain('<a href="/admin/feeds/lookup-b/users/lk-1">Louise Kup</a>');
+    expect(members).toContain('lou.kup@example.org');
+    expect((await clients.viewer.get('/admin/feeds/lookup-b/groups/nope')).status).toBe(404);
   });
 
   it('shows values from data files as text and neutralises formulas in CSV downloads', async () => {
@@ -285,9 +292,9 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(page).toContain('&lt;b&gt;u1&lt;/b&gt;');
     const csv = await clients.viewer.get(`/admin/runs/${run.id}/changes.csv`);
     expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="run-${run.id}-changes.csv"`);
-    expect(csv.text).toContain(`user,create,<b>u1</b>,,firstName,,"'=HYPERLINK(""http://evil.example"")"`);
-    expect(csv.text).toContain("user,create,u2,,firstName,,'+1");
-    expect(csv.text).toContain("user,create,u2,,lastName,,'@SUM(A1)");
+    expect(csv.text).toContain(`user,create,<b>u1</b>,"'=HYPERLINK(""http://evil.example"") <script>alert(1)</script>",a@example.org,,firstName,,"'=HYPERLINK(""http://evil.example"")"`);
+    expect(csv.text).toContain("user,create,u2,'+1 @SUM(A1),b@example.org,,firstName,,'+1");
+    expect(csv.text).toContain("user,create,u2,'+1 @SUM(A1),b@example.org,,lastName,,'@SUM(A1)");
     await clients.operator.post(`/admin/runs/${run.id}/apply`);
     const user = (await clients.viewer.get(`/admin/feeds/hostile/users/${encodeURIComponent('<b>u1</b>')}`)).text;
     expect(user).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');

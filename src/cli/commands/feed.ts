@@ -24,6 +24,8 @@ async function presentFeed(ctx: Context, feed: Feed) {
   };
 }
 
+const settingText = (v: unknown) => (Array.isArray(v) ? v.join(',') : v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+
 async function print(ctx: Context, feed: Feed, json: boolean) {
   const presented = await presentFeed(ctx, feed);
   if (json) return printJson(presented);
@@ -53,7 +55,10 @@ export const feedCommand: Command = {
           const [slug, key] = [positional(input, 1, 'slug'), positional(input, 2, 'key')];
           if (isPullSecret(key)) await setFeedSecret(ctx, slug, key, await valueOf(input), cliActor());
           else await setFeedSetting(db, slug, key, await valueOf(input), cliActor());
-          await print(ctx, await getFeed(db, slug), input.json);
+          const feed = await getFeed(db, slug);
+          // The one setting changed, not all of them: the rest is `feed show`.
+          if (input.json) await print(ctx, feed, true);
+          else process.stdout.write(`${feed.slug}: ${key} = ${isPullSecret(key) ? 'set' : settingText((feed.settings as unknown as Record<string, unknown>)[key])}\n`);
           return EXIT.done;
         }
         case 'show':

@@ -133,6 +133,13 @@ export const mysqlDialect: Dialect = {
   // the apply commits; MySQL picks that scan once a feed holds a good share of the table.
   withIndex: (table, index) => `${table} FORCE INDEX (${index})`,
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
+  // JSON_TABLE walks arrays, not objects: the object's keys become an array first.
+  jsonEntries: (afterSql, beforeSql) => ({
+    from: `JSON_TABLE(JSON_KEYS(${afterSql}), '$[*]' COLUMNS (field VARCHAR(512) PATH '$')) AS je`,
+    field: 'je.field',
+    afterIsNull: `COALESCE(JSON_TYPE(JSON_EXTRACT(${afterSql}, CONCAT('$.', JSON_QUOTE(je.field)))), 'NULL') = 'NULL'`,
+    beforeIsNull: `COALESCE(JSON_TYPE(JSON_EXTRACT(${beforeSql}, CONCAT('$.', JSON_QUOTE(je.field)))), 'NULL') = 'NULL'`,
+  }),
   forUpdate: (query) => query.forUpdate() as typeof query,
   isUniqueViolation: (error) => (error as { code?: string })?.code === 'ER_DUP_ENTRY',
   async openBulkWriter(knex, table, columns) {

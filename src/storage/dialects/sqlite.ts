@@ -29,6 +29,12 @@ export const sqliteDialect: Dialect = {
   // One writer at a time: a wider scan locks nothing more.
   withIndex: (table) => table,
   jsonValue: (columnSql) => `json(${columnSql})`,
+  jsonEntries: (afterSql, beforeSql) => ({
+    from: `json_each(${afterSql}) AS je`,
+    field: 'je.key',
+    afterIsNull: `je.type = 'null'`,
+    beforeIsNull: `COALESCE(json_type(${beforeSql}, '$.' || json_quote(je.key)), 'null') = 'null'`,
+  }),
   forUpdate: (query) => query,
   isUniqueViolation: (error) => String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT'),
   // One prepared statement in one transaction per chunk; the connection is borrowed only while

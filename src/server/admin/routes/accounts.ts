@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { addAdmin, adminRoles, getAdmin, listAdmins, parseRole, removeAdmin } from '../../../admins/admins.service.js';
-import { listAudit } from '../../../audit/audit.service.js';
+import { auditActions, listAudit } from '../../../audit/audit.service.js';
+import { listFeeds } from '../../../feeds/feeds.service.js';
 import type { Context as SluiceContext } from '../../../context.js';
 import { SluiceError } from '../../../errors.js';
 import { flash, idParam, need, pageParams, pager, render, stateOf } from '../http.js';
@@ -13,9 +14,17 @@ export function accountRoutes(router: Router, sluice: SluiceContext) {
 
   router.get('/audit', need('admin'), async (ctx) => {
     const { page, limit, offset } = pageParams(ctx, AUDIT_PER_PAGE);
-    const { entries, total } = await listAudit(db, { limit, offset });
+    const text = (name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string).trim().slice(0, 320) : '');
+    const [feeds, actions] = await Promise.all([listFeeds(db), auditActions(db)]);
+    const feed = feeds.find((f) => f.slug === ctx.query.feed);
+    const action = actions.find((a) => a === ctx.query.action);
+    const { entries, total } = await listAudit(db, { limit, offset }, { actor: text('actor') || undefined, action, feed });
     render(ctx, 'audit', {
       title: 'Audit log',
+      actor: text('actor'),
+      feeds: feeds.map((f) => ({ slug: f.slug, selected: f.id === feed?.id })),
+      actions: actions.map((a) => ({ name: a, selected: a === action })),
+      filtered: Boolean(text('actor') || action || feed),
       entries: entries.map((e) => ({ ...e, details: e.details ? JSON.stringify(e.details) : '' })),
       pager: pager(ctx, page, AUDIT_PER_PAGE, total),
     });

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../../context.js';
-import { listFeeds } from '../../../feeds/feeds.service.js';
+import { listFeeds, type Feed } from '../../../feeds/feeds.service.js';
 import { listRuns, type Run } from '../../../runs/runs.service.js';
 import { need, render } from '../http.js';
 import { changeChart } from '../chart.js';
@@ -24,7 +24,11 @@ export function dashboardRoutes(router: Router, sluice: SluiceContext) {
       feeds: feeds
         .map((feed) => ({ ...feed, lastRun: lastRuns.get(feed.id) ?? null, held: heldByFeed.get(feed.id) ?? 0 }))
         .sort((a, b) => b.held - a.held || a.slug.localeCompare(b.slug)),
+      silentFeeds: feeds.filter(notifiesNobodyOfHolds).map((f) => ({ slug: f.slug, notOnHeld: f.settings.reportEmails.length > 0 })),
       chart: changeChart(recent.map((run) => ({ ...run, feed: slugOf.get(run.feedId) ?? '' }))),
     });
   });
 }
+
+/** A held run waits for someone to look: without report addresses, nobody is told it waits. */
+export const notifiesNobodyOfHolds = (feed: Feed) => feed.settings.reportEmails.length === 0 || !feed.settings.reportOn.includes('held');

@@ -10,6 +10,7 @@ import { startSyncNow, syncNow } from '../../../pull/pullFeed.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
 import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
+import { notifiesNobodyOfHolds } from './dashboard.js';
 import { sftpAccountRoutes, sftpSection } from './sftpAccounts.js';
 
 async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, values: Record<string, string>, errors: Record<string, string> = {}, status = 200, sftpCreated?: { username: string; password: string }) {
@@ -41,6 +42,7 @@ async function settingsPage(ctx: Context, sluice: SluiceContext, feed: Feed, val
         secrets: group.id === 'pull' ? pullSecretNames.map((name) => ({ name, help: secretHelp[name], set: secrets.includes(name), error: errors[name] })) : [],
       })),
       hasErrors: Object.keys(errors).length > 0,
+      notifiesNobody: notifiesNobodyOfHolds(feed),
       canPull: Boolean(feed.settings.pullUrl && feed.controlFile),
       secretsUsable: Boolean(sluice.config.secretKey),
       inbox: {

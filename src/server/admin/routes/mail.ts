@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context as SluiceContext } from '../../../context.js';
-import { listOutbox, type MailState } from '../../../mail/outbox.service.js';
-import { need, pageParams, render } from '../http.js';
+import { notFound } from '../../../errors.js';
+import { getOutboxMail, listOutbox, type MailState } from '../../../mail/outbox.service.js';
+import { idParam, need, pageParams, render } from '../http.js';
 
 const MAIL_PER_PAGE = 100;
 const states: MailState[] = ['pending', 'sent', 'failed', 'skipped'];
@@ -20,6 +21,16 @@ export function mailRoutes(router: Router, sluice: SluiceContext) {
       smtp: sluice.config.mail.smtpUrl ? 'SMTP' : `.eml files under ${sluice.config.dataDir}/mail/ (no SMTP_URL set)`,
       previous: page > 1 ? query(page - 1) : null,
       next: mails.length > limit ? query(page + 1) : null,
+    });
+  });
+
+  // One message as it was (or will be) sent: the text part, and what is attached.
+  router.get('/mail/:id', need('admin'), async (ctx) => {
+    const mail = await getOutboxMail(sluice.database.knex, idParam(ctx, 'message'));
+    if (!mail) throw notFound('message', String(ctx.params.id));
+    render(ctx, 'mailMessage', {
+      title: `Mail: ${mail.subject}`,
+      mail: { ...mail, to: mail.to.join(', '), attachments: mail.attachments.map((a) => ({ name: a.filename, bytes: Buffer.byteLength(a.content) })) },
     });
   });
 }

@@ -9,6 +9,7 @@ import { runWorker } from '../../../runs/runs.presenter.js';
 import { getRun, type Run } from '../../../runs/runs.service.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
+import { commentOnRun, MAX_COMMENT_LENGTH } from '../../../runs/runComments.js';
 
 interface RunAction {
   name: string;
@@ -17,6 +18,8 @@ interface RunAction {
   /** Shown on the confirmation page; actions without one happen at once. */
   confirm?: (run: Run) => string;
   danger?: boolean;
+  /** Whether the button makes sense for this run (its state allows more than is useful). */
+  offered?: (run: Run) => boolean;
   perform(ctx: SluiceContext, run: Run, actor: string): Promise<Run>;
 }
 
@@ -27,7 +30,7 @@ const runActions: RunAction[] = [
     label: 'Apply',
     from: ['held'],
     confirm: (run) =>
-      `Apply run ${run.id} to the directory: ${run.counts.users.created} users created, ${run.counts.users.updated} updated, ${run.counts.users.suspended} suspended, ${run.counts.users.deleted} deleted, ${run.counts.memberships.removed} memberships removed. If the directory changed since this change set was computed, it is recomputed and held again instead.`,
+      `Apply run ${run.id} to the directory. If the directory changed since this change set was computed, it is recomputed and held again instead.`,
     perform: (ctx, run, actor) => approveRun(ctx, run.id, actor),
   },
   {
@@ -55,6 +58,8 @@ const runActions: RunAction[] = [
     name: 'reapply',
     label: 'Re-apply',
     from: ['applied', 'failed', 'cancelled', 'superseded'],
+    // Files that failed validation fail again: re-apply only what failed while applying.
+    offered: (run) => run.state !== 'failed' || run.errorCount === 0,
     confirm: (run) =>
       `Copy run ${run.id}'s files into a new run and process it with forceUpdate: every record is written again, restoring the directory to this run's snapshot. The new run is held if a safety rule trips.`,
     perform: (ctx, run, actor) => reapplyRun(ctx, run.id, actor),
@@ -67,7 +72,7 @@ const runActions: RunAction[] = [
   },
 ];
 
-export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes(run.state)).map(({ name, label, danger, confirm }) => ({ name, label, danger, confirm: Boolean(confirm) }));
+export const actionsFor = (run: Run) => runActions.filter((a) => a.from.includes(run.state) && (a.offered?.(run) ?? true)).map(({ name, label, danger, confirm }) => ({ name, label, danger, confirm: Boolean(confirm) }));
 
 export function runActionRoutes(router: Router, sluice: SluiceContext, background: BackgroundWork) {
   const db = sluice.database.knex;
@@ -89,6 +94,9 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
       title: `${action.label} run ${run.id} of ${feed.slug}?`,
       text: action.confirm?.(run),
       postTo: `/admin/runs/${run.id}/${action.name}`,
+      // The same counts, worded and formatted as on the run page, so nobody confirms blind.
+      counts: countLines(run),
+      commentMax: MAX_COMMENT_LENGTH,
       button: action.label,
       danger: action.danger,
       back: `/admin/runs/${run.id}`,
@@ -100,6 +108,7 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
     try {
       const { action, run } = await find(ctx);
       const actor = stateOf(ctx).session!.admin.email;
+      await commentOnRun(db, run.id, actor, action.name, stateOf(ctx).form?.get('comment') ?? '');
       const outcome = await background.start(`${action.name} run ${run.id}`, () => action.perform(sluice, run, actor));
       if (outcome.pending) {
         flash(ctx, 'ok', `${action.label}: started; this page follows its progress.`);
@@ -115,4 +124,20 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
       ctx.redirect(page);
     }
   });
+}
+
+function countLines(run: Run) {
+  const n = (v: number) => v.toLocaleString('en');
+  const { users, groups, memberships } = run.counts;
+  return [
+    { label: 'users created', n: n(users.created), cls: 'op-add' },
+    { label: 'users updated', n: n(users.updated), cls: 'op-change' },
+    { label: 'users reactivated', n: n(users.reactivated), cls: 'op-add' },
+    { label: 'users suspended', n: n(users.suspended), cls: 'op-remove' },
+    { label: 'users deleted', n: n(users.deleted), cls: 'op-remove' },
+    { label: 'groups created', n: n(groups.created), cls: 'op-add' },
+    { label: 'groups updated', n: n(groups.updated), cls: 'op-change' },
+    { label: 'memberships added', n: n(memberships.added), cls: 'op-add' },
+    { label: 'memberships removed', n: n(memberships.removed), cls: 'op-remove' },
+  ];
 }

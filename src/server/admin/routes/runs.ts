@@ -8,8 +8,10 @@ import { notFound } from '../../../errors.js';
 import { getFeed, listFeeds } from '../../../feeds/feeds.service.js';
 import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.service.js';
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
+import { cachedRunFieldSummary } from '../../../runs/fieldSummary.service.js';
+import { runMappingChange } from '../../../runs/mappingChange.service.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
-import { countRuns, getRun, listRuns, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
+import { countRuns, getRun, listRuns, runErrorCodes, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { idParam, need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
 
@@ -59,14 +61,20 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
   router.get('/runs/:id', need('viewer'), async (ctx) => {
     const run = await getRun(db, idParam(ctx, 'run'));
     const feed = await getFeed(db, run.feedId);
-    const entity = changeKinds.find((k) => k.entity === ctx.query.entity)?.entity;
-    const op = changeKinds.find((k) => k.entity === entity && k.op === ctx.query.op)?.op;
+    // `change=user:suspend` from the filter form, or `entity=user&op=suspend` from a count's link.
+    const [entityText, opText] = typeof ctx.query.change === 'string' ? ctx.query.change.split(':') : [ctx.query.entity, ctx.query.op];
+    const entity = changeKinds.find((k) => k.entity === entityText)?.entity;
+    const op = changeKinds.find((k) => k.entity === entity && k.op === opText)?.op;
+    const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 320) : '';
     const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
-    const [events, errors, files, changes] = await Promise.all([
+    const [events, errors, files, changes, fieldSummary, mappingChange, errorCodes] = await Promise.all([
       runEvents(db, run.id),
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
-      listRunChanges(db, run.id, { entity, op }, { limit, offset }),
+      listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
+      run.counts.users.updated + run.counts.users.reactivated > 0 ? cachedRunFieldSummary(db, sluice.database.dialect, run) : [],
+      run.holdReasons.some((r) => r.rule === 'holdOnMappingChange') ? runMappingChange(db, run) : null,
+      run.errorCount > 0 ? runErrorCodes(db, run.id) : [],
     ]);
     const live = inProgress.includes(run.state);
     render(ctx, 'run', {
@@ -79,6 +87,11 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       events,
       current: events[events.length - 1],
       errors,
+      errorCodes,
+      // A failed run is about its errors: they lead, before the (empty) change counts.
+      errorsFirst: run.state === 'failed' && run.errorCount > 0,
+      // A run that failed before its change set was computed has only zeros to show.
+      noChangeSet: run.state === 'failed' && changes.total === 0 && !entity && !search,
       moreErrors: run.errorCount > errors.length,
       files,
       controlFile: run.controlFile ? prettyJson(run.controlFile) : null,
@@ -90,7 +103,12 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       })),
       unchanged: run.counts.users.unchanged,
       filterLabel: changeKinds.find((k) => k.entity === entity && k.op === op)?.label,
-      changes: changes.changes,
+      fieldSummary,
+      mappingChange,
+      search,
+      filtered: Boolean(entity || search),
+      changeOptions: changeKinds.filter((k) => k.count(run) > 0 || (k.entity === entity && k.op === op)).map((k) => ({ value: `${k.entity}:${k.op}`, label: k.label, selected: k.entity === entity && k.op === op })),
+      changes: changes.changes.map((c) => ({ ...c, opClass: opClass(c.op), lookupUrl: `/admin/users?exact=1&q=${encodeURIComponent(c.key)}` })),
       pager: pager(ctx, page, CHANGES_PER_PAGE, changes.total),
       actions: actionsFor(run),
     });
@@ -114,6 +132,13 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     ctx.length = file.size;
     download(ctx, file.name, 'application/octet-stream', sluice.archive.read(archiveKey(feed.slug, run.id, file.name)));
   });
+}
+
+/** Removals in red, additions in green: the colour says what happens to the user. */
+function opClass(op: string): string {
+  if (['suspend', 'delete', 'remove'].includes(op)) return 'op-remove';
+  if (['create', 'add', 'reactivate'].includes(op)) return 'op-add';
+  return 'op-change';
 }
 
 function prettyJson(text: string): string {
