@@ -118,7 +118,7 @@ describe('upload limits and names', () => {
     await processQueue(server.ctx);
     const runId = many.body.run.id as number;
     expect((await getRun(db, runId)).state).toBe('failed');
-    expect((await runErrors(db, runId)).map((e) => e.text)).toContain('control.json /files: names 10000 files; an upload set holds at most 100');
+    expect((await runErrors(db, runId)).map((e) => e.text)).toContainEqual(expect.stringMatching(/^control\.json:\d+:\d+: \/files: names 10000 files; an upload set holds at most 100$/));
     expect(Math.max(...(await runEvents(db, runId)).map((e) => e.message.length))).toBeLessThan(300);
     expect((await runFiles(db, runId)).map((f) => f.name)).toEqual(['control.json']);
   });

@@ -41,7 +41,8 @@ describe.each(testDatabases)('`sluice run cancel --unsafe` against a live `sluic
     expect(text.stdout).toContain(`worker      ${json.worker.owner}, last heartbeat ${json.worker.heartbeatAt}; alive`);
 
     const cancel = await runCli(['run', 'cancel', String(run.id), '--unsafe'], cliEnv);
-    expect(cancel.stderr).toBe('');
+    // Warnings may come (the cancel's staging clean-up can wait for the worker's lock), errors not.
+    expect(cancel.stderr).not.toMatch(/"level":"error"/);
     expect(cancel.code).toBe(0);
     const cancelledAt = Date.now();
     const result = await importing.done;

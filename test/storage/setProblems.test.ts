@@ -16,8 +16,8 @@ const withFile = (over: Record<string, unknown>) => ({ ...control, files: { 'use
  */
 const cases: [string, Record<string, string | Buffer | object>, string, 'refused'?][] = [
   ['a control file that is not JSON', { 'control.json': '{\n  "version": 1,\n  files: {}\n}', 'users.csv': csv }, 'control.json:3:3: not valid JSON'],
-  ['a control file failing the schema', { 'control.json': { ...control, mode: 'all' }, 'users.csv': csv }, 'control.json /mode: must be one of "full", "delta"'],
-  ['a control file naming another feed', { 'control.json': { ...control, feed: 'sales' }, 'users.csv': csv }, 'control.json /feed: names feed "sales" but arrived through feed "hr"'],
+  ['a control file failing the schema', { 'control.json': { ...control, mode: 'all' }, 'users.csv': csv }, /^control\.json:\d+:\d+: \/mode: must be one of "full", "delta"$/],
+  ['a control file naming another feed', { 'control.json': { ...control, feed: 'sales' }, 'users.csv': csv }, /^control\.json:\d+:\d+: \/feed: names feed "sales" but arrived through feed "hr"/],
   ['a named file missing', { 'control.json': control }, 'users.csv: the control file names this file but it was not uploaded'],
   ['an extra file', { 'control.json': control, 'users.csv': csv, 'notes.txt': 'hello' }, 'notes.txt: this file is not named in the control file'],
   ['an empty file', { 'control.json': control, 'users.csv': '' }, 'users.csv: the file is empty'],
@@ -55,7 +55,7 @@ describe.each(testDatabases)('set-level problems on $name', (database) => {
       if ('error' in outcome) throw outcome.error;
       expect(outcome.run.state).toBe('failed');
       const errors = await runErrors(db, outcome.run.id);
-      expect(errors.filter((e) => e.level === 'set').map((e) => e.text)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+      expect(errors.filter((e) => e.level === 'set').map((e) => e.text)).toEqual(expect.arrayContaining([typeof expected === 'string' ? expect.stringContaining(expected) : expect.stringMatching(expected)]));
     }
     for (const table of ['directory_users', 'directory_groups', 'directory_memberships', 'directory_changes', 'staging_users', 'staging_groups', 'staging_memberships']) {
       expect(await countRows(db(table)), `${table} after ${_name}`).toBe(0);
