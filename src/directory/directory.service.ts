@@ -61,8 +61,11 @@ const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 
 export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<DirectoryUser[]> {
   const text = query.trim();
   if (!text) return [];
+  // E-mails (and e-mail keys) are stored as NFKC: an address typed as the source spelled it
+  // (fullwidth, decomposed) must find its user too.
+  const address = text.normalize('NFKC').toLowerCase();
   const rows = await users(db)
-    .where((q) => q.where('u.user_key', text).orWhereRaw('lower(u.email) = lower(?)', [text]))
+    .where((q) => q.whereIn('u.user_key', text.includes('@') ? [...new Set([text, address])] : [text]).orWhereRaw('lower(u.email) = lower(?)', [text.normalize('NFKC')]))
     .orderBy(['f.slug', 'u.user_key'])
     .limit(limit);
   return rows.map(fromRow);
@@ -75,7 +78,7 @@ export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<Di
  * afford and a sync never does.
  */
 export async function searchUsers(db: Db, query: string, page: { limit: number; offset: number }): Promise<{ total: number; users: DirectoryUser[] }> {
-  const text = query.trim().toLowerCase();
+  const text = query.trim().normalize('NFKC').toLowerCase(); // as e-mails are stored
   if (!text) return { total: 0, users: [] };
   const like = `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
   const matching = () =>

@@ -163,6 +163,12 @@ describe('names and the raw record', () => {
     expect(fp(plain)).toBe(rowFingerprint('m', { line: 2, values: plain }));
   });
 
+  it('takes ssn as a word for a secret, not as letters inside another word', async () => {
+    const { isSecretColumn } = await import('../../src/core/records/sourceRecord.js');
+    for (const name of ['SSN', 'ssn', 'employee_ssn', 'userSSN', 'SSN_last4', 'password', 'PasswordHash', 'api_token', 'Client_Secret']) expect(isSecretColumn(name), name).toBe(true);
+    for (const name of ['classname', 'className', 'lessons', 'integration_id', 'Crossness']) expect(isSecretColumn(name), name).toBe(false);
+  });
+
   it('uses the default for a value missing from the map, and passes it through without one', () => {
     const mapped: UsersSection = {
       key: 'username',

@@ -49,6 +49,8 @@ describe.each(testDatabases)('directory behaviours on $name', (database) => {
       expect((await lookUpUsers(db(), query)).map((u) => [u.feedSlug, u.key]), query).toEqual([['lookup', 'u1']]);
     }
     expect((await lookUpUsers(db(), 'BOB@example.org')).map((u) => u.key)).toEqual(['u2']);
+    // E-mails are stored as NFKC: the fullwidth spelling a source sent finds the same user.
+    expect((await lookUpUsers(db(), 'ＢＯＢ＠ｅｘａｍｐｌｅ.ｏｒｇ')).map((u) => u.key)).toEqual(['u2']);
     if (database.name === 'mysql') {
       // A database created with a binary collation compares e-mails case-sensitively too.
       await db().raw('ALTER TABLE directory_users MODIFY email VARCHAR(320) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin');

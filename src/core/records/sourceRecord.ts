@@ -2,9 +2,14 @@ import type { UsersSection } from '../control/types.js';
 import type { SourceValue } from '../readers/types.js';
 import { usersColumns } from './users.js';
 
-/** Column names that mark a secret: never stored, whatever the mapping (PRODUCT §3). */
-const SECRET = /password|secret|token|ssn/i;
-export const isSecretColumn = (name: string): boolean => SECRET.test(name);
+/**
+ * Column names that mark a secret (PRODUCT §3): never kept in the raw record. `password`,
+ * `secret` and `token` anywhere in the name (`api_token`, `PasswordHash`); `ssn` only as a word of
+ * its own (`ssn`, `employee_ssn`, `userSSN`), since as letters it sits inside `classname`.
+ */
+const SECRET = /password|secret|token/i;
+const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').split(/[^A-Za-z]+/);
+export const isSecretColumn = (name: string): boolean => SECRET.test(name) || words(name).some((w) => w.toLowerCase() === 'ssn');
 
 type Values = Record<string, SourceValue>;
 
