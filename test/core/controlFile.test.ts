@@ -144,6 +144,15 @@ describe('header of a real export', () => {
     expect(unusedColumns(canvas, mapped)).toEqual(['integration_id', 'login_id', 'password', 'full_name', 'sortable_name', 'short_name', 'pronouns']);
   });
 
+  it('says which delimiter an Excel export in a semicolon locale seems to use', () => {
+    const problems = checkHeader(['user_id;first_name;last_name;email;status'], mapped, { ignoreColumns: [] }, 'users.csv');
+    expect(problems).toHaveLength(5);
+    expect(problems[0]!.message).toBe(
+      'the control file maps column "user_id" but the header has no such column; the header seems to be split by ";": set "delimiter": ";" for this file in the control file',
+    );
+    expect(checkHeader(['user_id', 'first_name'], mapped, { ignoreColumns: [] }, 'users.csv')[0]!.message).not.toMatch(/delimiter/);
+  });
+
   it('fails the set on an unmapped column when the file entry says "unmappedColumns": "error"', () => {
     const problems = checkHeader(canvas, mapped, { ignoreColumns: ['integration_id', 'login_id', 'password', 'full_name', 'sortable_name', 'short_name'], unmappedColumns: 'error' }, 'users.csv');
     expect(problems.map(formatProblem)).toEqual([

@@ -28,12 +28,26 @@ export function checkHeader(columns: string[], required: string[], rules: Column
     seen.set(name, column);
     if (rules.unmappedColumns === 'error' && !known.has(name)) problems.push(unmappedProblem(name, file, { line: 1, column }));
   });
+  const hint = delimiterHint(columns);
   for (const name of new Set(required)) {
     if (!seen.has(name)) {
-      problems.push(setProblem('column_missing', `the control file maps column "${name}" but the header has no such column`, { file, line: 1 }));
+      problems.push(setProblem('column_missing', `the control file maps column "${name}" but the header has no such column${hint}`, { file, line: 1 }));
     }
   }
   return problems;
+}
+
+/**
+ * An Excel export in a semicolon locale, read with the default comma, has one long column name:
+ * say which delimiter the file seems to use instead of only that every column is missing.
+ */
+function delimiterHint(columns: string[]): string {
+  for (const candidate of [';', '\t', '|']) {
+    if (columns.some((name) => name.split(candidate).length > 2)) {
+      return `; the header seems to be split by ${candidate === '\t' ? 'tabs' : `"${candidate}"`}: set "delimiter": "${candidate === '\t' ? '\\t' : candidate}" for this file in the control file`;
+    }
+  }
+  return '';
 }
 
 const unmappedProblem = (name: string, file: string, where: { line?: number; column?: number } = {}) =>
