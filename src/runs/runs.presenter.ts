@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { problemMessage } from '../core/problems.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import type { Db } from '../storage/dialect.js';
@@ -32,8 +33,23 @@ export interface RunWorker {
 /** Who works on a run in `validating` or `applying`; undefined in any other state. */
 export function runWorker(run: Run, now = new Date()): RunWorker | undefined {
   if (run.state !== 'validating' && run.state !== 'applying') return undefined;
-  const alive = !!run.leaseOwner && !!run.leaseExpiresAt && new Date(run.leaseExpiresAt) > now;
+  const alive = !!run.leaseOwner && !!run.leaseExpiresAt && new Date(run.leaseExpiresAt) > now && !exitedHere(run.leaseOwner);
   return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive };
+}
+
+/**
+ * A lease outlives a killed process until it expires; on the process's own host we can tell at
+ * once that it is gone (owner `host:pid:tag`), so the page does not call a dead worker alive.
+ */
+function exitedHere(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== hostname() || !/^\d+$/.test(pid ?? '')) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export async function presentRun(db: Db, run: Run, feed: Pick<Feed, 'slug'>, firstErrors = 10): Promise<PresentedRun> {
