@@ -94,13 +94,13 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
   let stopped = false;
   let stopWaking = () => {};
   if (options.jobs ?? config.runJobs) {
-    const jobs: JobSpec[] = Object.values(jobSchedule);
+    const jobs = (Object.values(jobSchedule) as JobSpec[]).filter((job) => job.longLived);
     const started = new Bree({
       root: join(packageRoot, 'dist', 'jobs'),
       defaultExtension: 'js',
       logger: false,
       doRootCheck: false,
-      jobs: jobs.map((job) => ({ name: job.name, ...(job.longLived ? { timeout: 0 } : { interval: job.intervalMs }), worker: { workerData: { config } } })),
+      jobs: jobs.map((job) => ({ name: job.name, timeout: 0, worker: { workerData: { config } } })),
       errorHandler: (error: unknown, meta: unknown) => log.error('job error', { error: String(error), meta: String(JSON.stringify(meta)) }),
       // A run queued or mail enqueued in another job's thread wakes the executor too.
       workerMessageHandler: ({ message }: { message: unknown }) => {
@@ -111,9 +111,9 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
     const executor = jobSchedule.runExecutor.name;
     const wakeExecutor = (reason: WakeReason) => started.workers.get(executor)?.postMessage({ sluiceWake: reason });
     stopWaking = onWake(wakeExecutor);
-    // The executor lives as long as the server: if it ever ends early, it is started again.
+    // The long-lived jobs live as long as the server: one that ends early is started again.
     started.on('worker deleted', (name: string) => {
-      if (name === executor && !stopped) setTimeout(() => !stopped && void started.run(executor), 1_000).unref();
+      if (!stopped) setTimeout(() => !stopped && void started.run(name), 1_000).unref();
     });
     bree = started;
     await bree.start();

@@ -14,6 +14,7 @@ import * as addChangeCommitSeq from './20261128C-add-change-commit-seq.js';
 import * as widenLongTextColumns from './20261128E-widen-long-text-columns.js';
 import * as normaliseEmailKeys from './20261128E-normalise-email-keys.js';
 import * as createAttemptLimits from './20261128G-create-attempt-limits.js';
+import * as addRunProgress from './20261128J-add-run-progress.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -32,6 +33,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128E-widen-long-text-columns': widenLongTextColumns,
   '20261128E-normalise-email-keys': normaliseEmailKeys,
   '20261128G-create-attempt-limits': createAttemptLimits,
+  '20261128J-add-run-progress': addRunProgress,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
