@@ -4,6 +4,8 @@ import { getFeed } from '../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
 import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
+import { ProgressLine, withProgressLine } from '../progressLine.js';
+import type { Context } from '../../context.js';
 import { cliActor, positional, present, runId, withContext, type Command } from './shared.js';
 
 const states: RunState[] = ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'];
@@ -27,8 +29,8 @@ export const runsCommand: Command = {
 };
 
 export const runCommand: Command = {
-  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe] [--all-errors]: one run and its actions',
-  options: { unsafe: { type: 'boolean' }, 'all-errors': { type: 'boolean' } },
+  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe] [--all-errors] [--watch]: one run and its actions; show --watch follows a run in progress to its end',
+  options: { unsafe: { type: 'boolean' }, 'all-errors': { type: 'boolean' }, watch: { type: 'boolean' } },
   async run(input) {
     const action = positional(input, 0, 'show|apply|cancel|reapply|revalidate');
     const id = runId(input, 1);
@@ -36,10 +38,10 @@ export const runCommand: Command = {
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const run =
-        action === 'show' ? await getRun(db, id)
-        : action === 'apply' ? await approveRun(ctx, id, actor)
+        action === 'show' ? await (input.options.watch ? watchRun(ctx, id) : getRun(db, id))
+        : action === 'apply' ? await withProgressLine(ctx, () => id, approveRun(ctx, id, actor))
         : action === 'cancel' ? await cancelRun(ctx, id, { actor, unsafe: Boolean(input.options.unsafe) })
-        : action === 'reapply' ? await reapplyRun(ctx, id, actor)
+        : action === 'reapply' ? await withProgressLine(ctx, () => id, reapplyRun(ctx, id, actor))
         : action === 'revalidate' ? await revalidateRun(ctx, id, actor)
         : null;
       if (!run) throw usageError(`unknown run action "${action}"; use show, apply, cancel, reapply or revalidate`);
@@ -54,3 +56,17 @@ export const runCommand: Command = {
     });
   },
 };
+
+/** Follows a run until it leaves the receiving, queued and working states, showing its progress. */
+async function watchRun(ctx: Context, id: number) {
+  const line = new ProgressLine(true);
+  for (;;) {
+    const run = await getRun(ctx.database.knex, id);
+    if (!['receiving', 'queued', 'validating', 'applying'].includes(run.state)) {
+      line.end();
+      return run;
+    }
+    line.show(run.state, run.progress);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
