@@ -72,7 +72,7 @@ function connect(databaseUrl: string): Database {
           // WAL lets the admin page read while a run applies; the busy timeout lets a CLI
           // command and the server share the file.
           conn.pragma('journal_mode = WAL');
-          conn.pragma('busy_timeout = 10000');
+          conn.pragma(`busy_timeout = ${Number(process.env.SLUICE_SQLITE_BUSY_MS ?? 30_000)}`);
           conn.pragma('foreign_keys = ON');
           conn.pragma('synchronous = NORMAL');
           done(null, conn);

@@ -13,10 +13,20 @@ import { startTestServer } from '../helpers/server.js';
 // a connection of its own) and CLI commands in other processes, all at once.
 describe('CLI commands beside a serving SQLite database', () => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
+  // The server's log (its threads' too) goes to this process's stderr: kept to look for errors.
+  let serverLog = '';
+  const write = process.stderr.write.bind(process.stderr);
   beforeAll(async () => {
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      serverLog += String(chunk);
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
     server = await startTestServer({}, { jobs: true });
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    process.stderr.write = write;
+  });
 
   it('wait their turn instead of failing while uploads are processed; no timeline shows SQL', async () => {
     const db = server.ctx.database.knex;
@@ -44,9 +54,10 @@ describe('CLI commands beside a serving SQLite database', () => {
       return results;
     })();
     const all = [...(await uploads), ...(await commands)];
+    expect(serverLog).not.toMatch(/locked|SQLITE_BUSY/i);
     for (const r of all) {
       expect(r.stderr + r.stdout).not.toMatch(/locked|SQLITE_BUSY/i);
-      expect([0, 3], r.stderr).toContain(r.code);
+      expect([0, 3], r.stderr + r.stdout).toContain(r.code);
     }
     for (const run of await listRuns(db, { limit: 100 })) {
       for (const e of await runEvents(db, run.id)) expect(e.message).not.toMatch(/locked|\b(select|insert into|update|delete from)\b.*\b(from|set|where|values)\b/i);
