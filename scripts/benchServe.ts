@@ -118,6 +118,7 @@ try {
   const upload: number[] = [];
   const progressRows = new Set<number>();
   const uploadBody = bigSet(20).users;
+  let uploadErrors = 0;
   for (;;) {
     const doc = await runDoc(id);
     if (doc.worker?.progress) progressRows.add(doc.worker.progress.rows);
@@ -131,7 +132,7 @@ try {
     if (response.status !== 200) throw new Error(`run page answered ${response.status}`);
     page.push(performance.now() - t);
     t = performance.now();
-    await put('web', 'users.csv', uploadBody);
+    await put('web', 'users.csv', uploadBody).catch(() => uploadErrors++);
     upload.push(performance.now() - t);
     await sleep(100);
   }
@@ -143,6 +144,7 @@ try {
     'run page p95 ms': pct(page, 95),
     'upload API p50 ms': pct(upload, 50),
     'upload API p95 ms': pct(upload, 95),
+    'upload API errors': uploadErrors,
     samples: page.length,
   });
 } finally {
