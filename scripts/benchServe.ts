@@ -3,7 +3,8 @@
  * what `sluice serve` costs and how it answers, measured on a real server process in one run:
  * - its CPU time while idle (one minute, three feeds);
  * - the time from a control file landing (the upload API's answer) to the run `validating`;
- * - p50/p95 of the run page and of the upload API while a run of `rows` users is processed.
+ * - p50/p95 of the run page and of the upload API while a run of `rows` users is processed, and
+ *   of a request that needs no database (the event loop alone).
  * `--root` runs another build of Sluice (a checkout with its `dist/`), for before/after figures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -117,6 +118,7 @@ try {
   const started = performance.now();
   const page: number[] = [];
   const upload: number[] = [];
+  const loop: number[] = [];
   const progressRows = new Set<number>();
   const uploadBody = bigSet(20).users;
   let uploadErrors = 0;
@@ -132,6 +134,10 @@ try {
     await response.text();
     if (response.status !== 200) throw new Error(`run page answered ${response.status}`);
     page.push(performance.now() - t);
+    // A document made without the database: its time is the HTTP server's event loop alone.
+    t = performance.now();
+    await (await fetch(`${url}/api/v1/openapi.json`)).text();
+    loop.push(performance.now() - t);
     t = performance.now();
     await put('web', 'users.csv', uploadBody).catch(() => uploadErrors++);
     upload.push(performance.now() - t);
@@ -146,6 +152,8 @@ try {
     'upload API p50 ms': pct(upload, 50),
     'upload API p95 ms': pct(upload, 95),
     'upload API errors': uploadErrors,
+    'no-database request p50 ms': pct(loop, 50),
+    'no-database request p95 ms': pct(loop, 95),
     samples: page.length,
   });
 } finally {
