@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from '../context.js';
 import { countRows } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
+import { announce } from '../pipeline/wakeUp.js';
 
 export type MailKind = 'report' | 'invitation' | 'digest';
 export type MailState = 'pending' | 'sent' | 'failed' | 'skipped';
@@ -91,6 +92,7 @@ export async function enqueueMail(ctx: Context, db: Db, mails: NewMail[], now = 
   for (let i = 0; i < mails.length; i += 200) {
     await db('mail_outbox').insert(mails.slice(i, i + 200).map((m) => outboxRow(ctx, m, now))).onConflict('dedupe_key').ignore();
   }
+  if (mails.length > 0) announce('mail-queued');
 }
 
 export async function getOutboxMail(db: Db, id: number): Promise<OutboxMail | null> {

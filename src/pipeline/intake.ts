@@ -11,6 +11,7 @@ import type { Feed } from '../feeds/feeds.service.js';
 import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
+import { announce } from './wakeUp.js';
 
 type FileSource = { path: string; keepSource: boolean } | { stream: AsyncIterable<Uint8Array> };
 
@@ -76,7 +77,7 @@ export async function queueRun(ctx: Context, runId: number): Promise<void> {
   const control = (await runFiles(db, runId)).find((f) => f.role === 'control');
   // An oversized control file is never read here: validation fails the run for its size.
   const mode = control && control.size <= MAX_CONTROL_BYTES ? peekMode((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
-  await transition(db, runId, ['receiving'], 'queued', { message: 'upload set complete; queued', fields: { mode } });
+  if (await transition(db, runId, ['receiving'], 'queued', { message: 'upload set complete; queued', fields: { mode } })) announce('run-queued');
 }
 
 /** Claims every file of a folder into a new run (data files first, the control file last). */

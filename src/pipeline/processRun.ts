@@ -13,7 +13,7 @@ import { countRows } from '../storage/database.js';
 import { faultPoint } from './faults.js';
 import { PhaseTimer } from './phaseTimer.js';
 import { noteNewerRunFailed } from '../runs/newerRuns.js';
-import { checkRunOwned, leaseFields, RunLostError } from './runLease.js';
+import { checkRunOwned, currentProgress, leaseFields, RunLostError } from './runLease.js';
 import { stageRun } from './stage.js';
 import { checkStagedSet, clearStaging } from './stagingChecks.js';
 
@@ -69,11 +69,13 @@ export interface ValidationOutcome {
  */
 export async function validateRun(ctx: Context, run: Run, feed: Feed): Promise<ValidationOutcome> {
   const db = ctx.database.knex;
+  currentProgress()?.enter('validating');
   await clearStaging(ctx, run.id);
   await db('run_errors').where({ run_id: run.id }).delete();
   const staged = await stageRun(ctx, run, feed);
   const membershipFiles = Object.entries(staged.control?.files ?? {}).filter(([, f]) => f.type === 'memberships').map(([name]) => name);
   await checkRunOwned();
+  currentProgress()?.enter('checking the set');
   const rejected = staged.setProblems ? 0 : await checkStagedSet(ctx, run.id, membershipFiles);
   const errorRows = staged.errorRows + rejected;
   let failure = staged.setProblems ? `${staged.setProblems} problem(s) with the upload set; nothing was written` : undefined;
@@ -102,6 +104,7 @@ async function judge(ctx: Context, runId: number, feed: Feed, control: ControlFi
   const run = await getRun(db, runId);
   const baselineVersion = (await getFeed(db, feed.id)).directoryVersion;
   const settings = { ...feed.settings, forceUpdate: feed.settings.forceUpdate || run.forceUpdate };
+  currentProgress()?.enter('computing the change set');
   await keepAppOwnedFields(db, runId, feed.id, Object.keys(control.users?.fields ?? {}), settings.appOwnedFields);
   if (control.mode === 'full') await keepUnexportedAppUsers(db, runId, feed.id);
   const summary = await computeChangeSet(ctx, db, { runId, feedId: feed.id, mode: control.mode, settings, unchangedRows: run.unchangedRows });
@@ -154,6 +157,7 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
   for (let attempt = 0; ; attempt++) {
     run = await getRun(db, runId);
     await checkRunOwned();
+    currentProgress()?.enter('applying', totalChanges(run));
     try {
       await db.transaction(async (trx) => {
         await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts, unchangedRows: run.unchangedRows });
@@ -179,6 +183,9 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
   await clearStaging(ctx, runId);
   return getRun(db, runId);
 }
+
+const totalChanges = ({ counts: { users: u, groups: g, memberships: m } }: Run) =>
+  u.created + u.updated + u.suspended + u.reactivated + u.deleted + g.created + g.updated + m.added + m.removed;
 
 const describeCounts = (run: Run) => {
   const c = run.counts;

@@ -36,7 +36,7 @@ export async function claimNextRun(ctx: Context, options: { feedId?: number } = 
       }
       const changed = await trx('runs')
         .where({ id: next.id, state: 'queued' })
-        .update({ state: 'validating', ...leaseFields(ctx), updated_at: toDbTime() });
+        .update({ state: 'validating', ...leaseFields(ctx), progress: null, updated_at: toDbTime() });
       if (changed !== 1) return null;
       await addRunEvent(trx, Number(next.id), 'validating', { state: 'validating' });
       return Number(next.id);

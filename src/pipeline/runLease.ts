@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
+import { RunProgress } from './progress.js';
 
 /**
  * A worker's hold on a run. The run can be taken from it while it works — an administrator's
@@ -13,6 +14,7 @@ interface Lease {
   runId: number;
   /** Set by the heartbeat when it finds the run is no longer ours; checked without a query. */
   lost: string | null;
+  progress: RunProgress;
 }
 
 const current = new AsyncLocalStorage<Lease>();
@@ -38,7 +40,7 @@ export const leaseFields = (ctx: Context) => ({ lease_owner: ctx.workerId, lease
  */
 export async function withLease<T>(ctx: Context, runId: number, work: () => Promise<T>): Promise<T> {
   const db = ctx.database.knex;
-  const lease: Lease = { ctx, runId, lost: null };
+  const lease: Lease = { ctx, runId, lost: null, progress: new RunProgress() };
   const timer = setInterval(
     () => {
       db('runs')
@@ -55,6 +57,7 @@ export async function withLease<T>(ctx: Context, runId: number, work: () => Prom
     },
     Math.max(500, (ctx.leaseSeconds * 1000) / 3),
   );
+  const progress = writeProgressEverySecond(db, ctx, lease);
   try {
     return await current.run(lease, work);
   } catch (error) {
@@ -62,7 +65,42 @@ export async function withLease<T>(ctx: Context, runId: number, work: () => Prom
     throw error;
   } finally {
     clearInterval(timer);
+    await progress.stop();
   }
+}
+
+/** The progress of the run this worker is processing; null outside a lease. */
+export function currentProgress(): RunProgress | null {
+  return current.getStore()?.progress ?? null;
+}
+
+/**
+ * Every second (and once at the end) the worker's progress goes to the run's row, for other
+ * processes and the run page. A write that fails only costs one update.
+ */
+function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
+  let last = '';
+  let writing: Promise<unknown> = Promise.resolve();
+  const write = () => {
+    const snapshot = lease.progress.snapshot();
+    const { at: _at, ...shown } = snapshot;
+    const key = JSON.stringify(shown);
+    if (key === last || lease.lost) return;
+    last = key;
+    writing = db('runs')
+      .where({ id: lease.runId, lease_owner: ctx.workerId })
+      .update({ progress: JSON.stringify(snapshot) })
+      .catch((error: unknown) => log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) }));
+  };
+  const timer = setInterval(write, Number(process.env.SLUICE_PROGRESS_MS ?? 1000));
+  return {
+    async stop() {
+      clearInterval(timer);
+      await writing;
+      write();
+      await writing;
+    },
+  };
 }
 
 /**

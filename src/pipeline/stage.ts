@@ -12,7 +12,7 @@ import type { Feed } from '../feeds/feeds.service.js';
 import { addRunEvent, recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
-import { checkRunOwned } from './runLease.js';
+import { checkRunOwned, currentProgress } from './runLease.js';
 import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
 
 export interface StageResult {
@@ -66,7 +66,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       await problems.add(setProblem('file_extra', 'this file is not named in the control file; name it there or do not upload it', { file: f.name }));
     }
   }
-  const work: { name: string; spec: FileSpec; storageKey: string }[] = [];
+  const work: { name: string; spec: FileSpec; storageKey: string; size: number }[] = [];
   for (const [name, spec] of Object.entries(control.files)) {
     const stored = dataFiles.find((f) => f.name === name);
     if (!stored) {
@@ -75,7 +75,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       await problems.add(setProblem('file_empty', 'the file is empty', { file: name }));
     } else if (spec.sha256 && spec.sha256 !== stored.sha256) {
       await problems.add(setProblem('file_checksum', `SHA-256 is ${stored.sha256}, the control file says ${spec.sha256}; the file changed or was cut short in transfer`, { file: name }));
-    } else work.push({ name, spec, storageKey: stored.storageKey });
+    } else work.push({ name, spec, storageKey: stored.storageKey, size: stored.size });
   }
   work.sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
 
@@ -100,13 +100,17 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
     memberships: await dialect.openBulkWriter(db, 'staging_memberships', ['run_id', 'user_key', 'group_code', 'file', 'line']),
   };
   let rowCount = 0;
+  const progress = currentProgress();
+  progress?.plan(work.map((f) => ({ size: f.size, rows: f.spec.rows })));
   try {
     for (const file of work) {
       await checkRunOwned();
       const stream = ctx.archive.read(file.storageKey);
       try {
         const reader = await openRecords(stream, file.spec, file.name, ctx.config.readLimits);
+        progress?.startFile(reader, stream);
         const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
+        progress?.endFile(read ?? 0, file.size);
         if (read === null) continue;
         rowCount += read;
         if (read === 0 && file.spec.type === 'users' && control.mode === 'full') emptyUsersFiles.push(file.name);

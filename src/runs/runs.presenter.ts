@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { problemMessage } from '../core/problems.js';
 import type { Feed } from '../feeds/feeds.service.js';
+import { describeProgress, type ProgressSnapshot } from '../pipeline/progress.js';
 import type { Db } from '../storage/dialect.js';
 import { runErrors, type Run } from './runs.service.js';
 
@@ -28,13 +29,15 @@ export interface RunWorker {
   leaseExpiresAt: string | null;
   /** The lease is current: a live worker holds the run, and cancelling it is the unsafe kind. */
   alive: boolean;
+  /** Phase, rows so far (of how many), rows/s and time left, as the worker last wrote them. */
+  progress: (ProgressSnapshot & { text: string }) | null;
 }
 
 /** Who works on a run in `validating` or `applying`; undefined in any other state. */
 export function runWorker(run: Run, now = new Date()): RunWorker | undefined {
   if (run.state !== 'validating' && run.state !== 'applying') return undefined;
   const alive = !!run.leaseOwner && !!run.leaseExpiresAt && new Date(run.leaseExpiresAt) > now && !exitedHere(run.leaseOwner);
-  return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive };
+  return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive, progress: run.progress && { ...run.progress, text: describeProgress(run.progress) } };
 }
 
 /**

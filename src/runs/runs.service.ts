@@ -5,6 +5,7 @@ import { formatProblem, type Problem } from '../core/problems.js';
 import { invalidState, notFound } from '../errors.js';
 import { countRows, insertMany } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db, type Dialect } from '../storage/dialect.js';
+import { parseProgress, type ProgressSnapshot } from '../pipeline/progress.js';
 
 export type RunChannel = 'folder' | 's3' | 'http' | 'cli' | 'pull' | 'reapply' | 'sftp' | 'app' | 'export';
 
@@ -31,6 +32,8 @@ export interface Run {
   leaseExpiresAt: string | null;
   /** When the worker holding the run last renewed its lease. */
   heartbeatAt: string | null;
+  /** Written by the worker while it processes the run. */
+  progress: ProgressSnapshot | null;
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
@@ -61,6 +64,7 @@ const fromRow = (row: any): Run => ({
   leaseOwner: row.lease_owner,
   leaseExpiresAt: fromDbTime(row.lease_expires_at),
   heartbeatAt: fromDbTime(row.heartbeat_at),
+  progress: parseProgress(row.progress),
   createdAt: fromDbTime(row.created_at)!,
   updatedAt: fromDbTime(row.updated_at)!,
   finishedAt: fromDbTime(row.finished_at),

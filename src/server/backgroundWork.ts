@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { log } from '../log.js';
+import { announce } from '../pipeline/wakeUp.js';
 
 /**
  * Work a request starts but need not wait for (applying a large run takes minutes). The request
@@ -18,7 +19,11 @@ export class BackgroundWork {
         // An error the request saw is the request's to report; later ones only reach the log.
         if (!waiting) log.error('background work failed', { what, error: String((error as Error)?.stack ?? error) });
       })
-      .finally(() => this.running.delete(promise));
+      .finally(() => {
+        this.running.delete(promise);
+        // An approval or sync that ended may have a report to send: the executor looks now.
+        announce('mail-queued');
+      });
     const timer = new AbortController();
     try {
       return await Promise.race([

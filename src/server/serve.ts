@@ -10,11 +10,13 @@ import { redact } from '../config.js';
 import { openContext, type Context } from '../context.js';
 import { isTemporaryName } from '../core/uploadSet.js';
 import { addFeed, findFeed, getFeed, listFeeds } from '../feeds/feeds.service.js';
+import type { JobSpec } from '../jobs/runJob.js';
 import { jobSchedule } from '../jobs/schedule.js';
 import { log } from '../log.js';
 import { packageRoot } from '../paths.js';
 import { startSftp } from '../sftp/startSftp.js';
 import type { SftpServer } from '../sftp/sftpServer.js';
+import { onWake, wakeFromMessage, type WakeReason } from '../pipeline/wakeUp.js';
 import { createApp } from './app.js';
 import { BackgroundWork } from './backgroundWork.js';
 
@@ -94,15 +96,31 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
   rescan();
 
   let bree: Bree | null = null;
+  let stopped = false;
+  let stopWaking = () => {};
   if (options.jobs ?? config.runJobs) {
-    bree = new Bree({
+    const jobs = (Object.values(jobSchedule) as JobSpec[]).filter((job) => job.longLived);
+    const started = new Bree({
       root: join(packageRoot, 'dist', 'jobs'),
       defaultExtension: 'js',
       logger: false,
       doRootCheck: false,
-      jobs: Object.values(jobSchedule).map((job) => ({ name: job.name, interval: job.intervalMs, worker: { workerData: { config } } })),
+      jobs: jobs.map((job) => ({ name: job.name, timeout: 0, worker: { workerData: { config } } })),
       errorHandler: (error: unknown, meta: unknown) => log.error('job error', { error: String(error), meta: String(JSON.stringify(meta)) }),
+      // A run queued or mail enqueued in another job's thread wakes the executor too.
+      workerMessageHandler: ({ message }: { message: unknown }) => {
+        const reason = wakeFromMessage(message);
+        if (reason) wakeExecutor(reason);
+      },
     });
+    const executor = jobSchedule.runExecutor.name;
+    const wakeExecutor = (reason: WakeReason) => started.workers.get(executor)?.postMessage({ sluiceWake: reason });
+    stopWaking = onWake(wakeExecutor);
+    // The long-lived jobs live as long as the server: one that ends early is started again.
+    started.on('worker deleted', (name: string) => {
+      if (!stopped) setTimeout(() => !stopped && void started.run(name), 1_000).unref();
+    });
+    bree = started;
     await bree.start();
   }
 
@@ -132,6 +150,8 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
         server.closeIdleConnections();
         // 2. Let running work end: jobs finish their step (a run left mid-way is resumed
         //    from its lease by the next process), uploads in flight complete.
+        stopped = true;
+        stopWaking();
         if (bree) await bree.stop();
         await closed;
         await background.drain();

@@ -33,7 +33,21 @@ function logSlowQueries(knex: Knex) {
     }
   };
   knex.on('query-response', finish);
-  knex.on('query-error', finish);
+  knex.on('query-error', (error: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    finish(error, q);
+    keepSqlOutOfMessage(error, q.sql);
+  });
+}
+
+/**
+ * Knex prefixes an error's message with the statement (`UPDATE … - database is locked`), and the
+ * message ends up in a run's timeline and on pages. The statement moves to `error.sql`, for logs.
+ */
+function keepSqlOutOfMessage(error: unknown, sql: string) {
+  const e = error as { message?: unknown; sql?: string };
+  if (typeof e?.message !== 'string' || !e.message.startsWith(sql + ' - ')) return;
+  e.message = e.message.slice(sql.length + 3);
+  e.sql = sql;
 }
 
 function connect(databaseUrl: string): Database {
@@ -44,14 +58,21 @@ function connect(databaseUrl: string): Database {
       client: 'better-sqlite3',
       connection: { filename },
       useNullAsDefault: true,
+      compileSqlOnError: false,
       pool: {
         min: 1,
         max: 1,
-        afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+        afterCreate(conn: { pragma(sql: string): unknown; prepare(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
+          // The server's run executor writes through a connection of its own (a worker thread).
+          // A deferred transaction that reads and then writes fails at once with "database is
+          // locked" when the other connection wrote meanwhile — the busy timeout does not apply
+          // to that upgrade. Taking the write lock at BEGIN makes it wait its turn instead.
+          const prepare = conn.prepare.bind(conn);
+          conn.prepare = (sql: string) => prepare(sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql);
           // WAL lets the admin page read while a run applies; the busy timeout lets a CLI
           // command and the server share the file.
           conn.pragma('journal_mode = WAL');
-          conn.pragma('busy_timeout = 10000');
+          conn.pragma(`busy_timeout = ${Number(process.env.SLUICE_SQLITE_BUSY_MS ?? 30_000)}`);
           conn.pragma('foreign_keys = ON');
           conn.pragma('synchronous = NORMAL');
           done(null, conn);
@@ -76,6 +97,7 @@ function connect(databaseUrl: string): Database {
       multipleStatements: false,
     },
     pool: { min: 0, max: 8 },
+    compileSqlOnError: false,
   });
   return { knex, dialect: mysqlDialect, close: () => knex.destroy() };
 }

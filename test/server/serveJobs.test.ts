@@ -25,8 +25,8 @@ describe('sluice serve with its jobs', () => {
   });
   afterAll(async () => server?.stop());
 
-  it('has a compiled file for every scheduled job', () => {
-    for (const job of Object.values(jobSchedule)) expect(existsSync(join(packageRoot, 'dist', 'jobs', `${job.name}.js`)), job.name).toBe(true);
+  it('has a compiled file for every job Bree starts', () => {
+    for (const job of Object.values(jobSchedule).filter((j) => 'longLived' in j)) expect(existsSync(join(packageRoot, 'dist', 'jobs', `${job.name}.js`)), job.name).toBe(true);
   });
 
   it('takes a set from `sluice upload` and its Bree job processes it; the client prints the outcome; the mail job reports it', async () => {

@@ -6,6 +6,7 @@ import { processQueue } from '../../pipeline/queue.js';
 import { getRun } from '../../runs/runs.service.js';
 import { usageError } from '../../errors.js';
 import { exitCodeForRun, printJson, printRun } from '../output.js';
+import { withProgressLine } from '../progressLine.js';
 import { cliActor, positional, present, withContext, type Command } from './shared.js';
 
 export const importCommand: Command = {
@@ -19,7 +20,7 @@ export const importCommand: Command = {
       const actor = cliActor();
       const run = await runFromFolder(ctx, feed, folder, { keepSource: Boolean(input.options.keep), actor });
       await recordAudit(ctx.database.knex, { actor, action: 'feed.import', target: `feed ${feed.slug}`, details: { run: run.id, folder: resolve(folder) } });
-      await processQueue(ctx, { feedId: feed.id });
+      await withProgressLine(ctx, () => run.id, processQueue(ctx, { feedId: feed.id }));
       const presented = await present(ctx, await getRun(ctx.database.knex, run.id));
       if (input.json) printJson(presented);
       else printRun(presented);

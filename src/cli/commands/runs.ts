@@ -5,6 +5,8 @@ import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/run
 import { listRunChanges, type ChangeEntity, type RunChange } from '../../runs/runChanges.service.js';
 import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
+import { ProgressLine, withProgressLine } from '../progressLine.js';
+import type { Context } from '../../context.js';
 import { cliActor, positional, present, runId, withContext, type Command } from './shared.js';
 
 const states: RunState[] = ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'];
@@ -28,8 +30,9 @@ export const runsCommand: Command = {
 };
 
 export const runCommand: Command = {
-  summary: 'run show|apply|cancel|reapply|revalidate <id> [--unsafe] [--all-errors] [--changes OP [--limit N]]: one run and its actions; --changes suspend lists the users the run suspends (any operation: create, update, reactivate, delete, add, remove, group:create…)',
-  options: { unsafe: { type: 'boolean' }, 'all-errors': { type: 'boolean' }, changes: { type: 'string' }, limit: { type: 'string' } },
+  summary:
+    'run show|apply|cancel|reapply|revalidate <id> [--unsafe] [--all-errors] [--changes OP [--limit N]] [--watch]: one run and its actions; --changes suspend lists the users the run suspends (any operation: create, update, reactivate, delete, add, remove, group:create…); show --watch follows a run in progress to its end',
+  options: { unsafe: { type: 'boolean' }, 'all-errors': { type: 'boolean' }, changes: { type: 'string' }, limit: { type: 'string' }, watch: { type: 'boolean' } },
   async run(input) {
     const action = positional(input, 0, 'show|apply|cancel|reapply|revalidate');
     const id = runId(input, 1);
@@ -40,10 +43,10 @@ export const runCommand: Command = {
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const run =
-        action === 'show' ? await getRun(db, id)
-        : action === 'apply' ? await approveRun(ctx, id, actor)
+        action === 'show' ? await (input.options.watch ? watchRun(ctx, id) : getRun(db, id))
+        : action === 'apply' ? await withProgressLine(ctx, () => id, approveRun(ctx, id, actor))
         : action === 'cancel' ? await cancelRun(ctx, id, { actor, unsafe: Boolean(input.options.unsafe) })
-        : action === 'reapply' ? await reapplyRun(ctx, id, actor)
+        : action === 'reapply' ? await withProgressLine(ctx, () => id, reapplyRun(ctx, id, actor))
         : action === 'revalidate' ? await revalidateRun(ctx, id, actor)
         : null;
       if (!run) throw usageError(`unknown run action "${action}"; use show, apply, cancel, reapply or revalidate`);
@@ -79,5 +82,19 @@ function printChanges(changes: RunChange[], total: number, label: string) {
     const who = c.person ? `  ${[c.person.name, c.person.email ? `<${c.person.email}>` : ''].filter(Boolean).join(' ')}` : '';
     const fields = c.fields.map((f) => `${f.field}: ${JSON.stringify(f.before)} -> ${JSON.stringify(f.after)}`).join('; ');
     process.stdout.write(`  ${c.key}${c.groupCode ? ` in ${c.groupCode}` : ''}${who}${fields ? `  (${fields})` : ''}\n`);
+  }
+}
+
+/** Follows a run until it leaves the receiving, queued and working states, showing its progress. */
+async function watchRun(ctx: Context, id: number) {
+  const line = new ProgressLine(true);
+  for (;;) {
+    const run = await getRun(ctx.database.knex, id);
+    if (!['receiving', 'queued', 'validating', 'applying'].includes(run.state)) {
+      line.end();
+      return run;
+    }
+    line.show(run.state, run.progress);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }

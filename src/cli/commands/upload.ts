@@ -8,6 +8,7 @@ import { usageError } from '../../errors.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
 import { positional, type Command } from './shared.js';
 import type { PresentedRun } from '../../runs/runs.presenter.js';
+import { ProgressLine } from '../progressLine.js';
 
 const finalStates = ['failed', 'held', 'applied', 'cancelled', 'superseded'];
 /** How long a run may stay `receiving` after the last file went up before the client gives up. */
@@ -64,11 +65,13 @@ export const uploadCommand: Command = {
       return EXIT.done;
     }
     const sentAt = Date.now();
+    const line = new ProgressLine();
     for (;;) {
       // The server's public URL may differ from the one this client reaches it by.
       const response = await fetch(`${url.replace(/\/$/, '')}/api/v1/runs/${last!.run.id}`, { headers: { authorization: `Bearer ${key}` } });
       const run = (await response.json()) as PresentedRun;
       if (finalStates.includes(run.state)) {
+        line.end();
         if (input.json) printJson(run);
         else printRun(run);
         return exitCodeForRun(run);
@@ -79,10 +82,12 @@ export const uploadCommand: Command = {
         const missing = last!.run.missing ?? [];
         const waitsFor = missing.length ? missing.join(', ') : 'files its control file names';
         const message = `gave up: run ${run.id} is still receiving ${receiveTimeoutMs / 1000} s after the last file was sent; it waits for ${waitsFor} (named in ${CONTROL_FILE_NAME}, not in ${folder}). Upload the missing files to complete the set, or fix ${CONTROL_FILE_NAME}.`;
+        line.end();
         if (input.json) printJson({ ...run, missing, timedOut: true, message });
         else process.stderr.write(`${message}\n`);
         return EXIT.incomplete;
       }
+      line.show(run.state, run.worker?.progress);
       await sleep(Math.min(1000, Math.max(50, receiveTimeoutMs / 4)));
     }
   },

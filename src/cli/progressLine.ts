@@ -1,0 +1,50 @@
+import { getRun } from '../runs/runs.service.js';
+import type { Context } from '../context.js';
+import { describeProgress, type ProgressSnapshot } from '../pipeline/progress.js';
+
+/**
+ * The progress line of a command that waits for a run: on a terminal it is rewritten in place
+ * on stderr; elsewhere (`watch` asked for, output piped) each new state goes on a line of its
+ * own. Stdout keeps only the command's result.
+ */
+export class ProgressLine {
+  private last = '';
+  private readonly tty = Boolean(process.stderr.isTTY);
+
+  constructor(private readonly always = false) {}
+
+  show(state: string, progress: ProgressSnapshot | null | undefined): void {
+    if (!this.tty && !this.always) return;
+    const text = `run ${state}${progress && (state === 'validating' || state === 'applying') ? `: ${describeProgress(progress)}` : ''}`;
+    if (text === this.last) return;
+    this.last = text;
+    process.stderr.write(this.tty ? `\r\x1b[2K${text}` : `${text}\n`);
+  }
+
+  end(): void {
+    if (this.tty && this.last) process.stderr.write('\r\x1b[2K');
+    this.last = '';
+  }
+}
+
+/** Shows a run's progress, read from the database each second, while `work` runs. */
+export async function withProgressLine<T>(ctx: Context, runId: () => number | null, work: Promise<T>, line = new ProgressLine()): Promise<T> {
+  let finished = false;
+  const watching = (async () => {
+    while (!finished) {
+      const id = runId();
+      if (id !== null) {
+        const run = await getRun(ctx.database.knex, id).catch(() => null);
+        if (run && !finished) line.show(run.state, run.progress);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+  try {
+    return await work;
+  } finally {
+    finished = true;
+    await watching;
+    line.end();
+  }
+}

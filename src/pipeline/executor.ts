@@ -1,0 +1,75 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Context } from '../context.js';
+import { log } from '../log.js';
+import { runMailTick } from '../mail/mailJob.js';
+import { processQueue } from './queue.js';
+import type { WakeReason } from './wakeUp.js';
+
+export interface ExecutorTimings {
+  /** How often the queue is looked at without a wake-up: runs queued by other processes. */
+  pollMs: number;
+  /** How often mail is looked at without a wake-up: reports and digests that came due. */
+  mailSweepMs: number;
+}
+
+export const defaultTimings: ExecutorTimings = {
+  pollMs: Number(process.env.SLUICE_QUEUE_POLL_MS ?? 2_000),
+  mailSweepMs: Number(process.env.SLUICE_MAIL_SWEEP_MS ?? 30_000),
+};
+
+/**
+ * Works the run queue for as long as the server lives. It sleeps until woken — a run queued in
+ * this process — or until the next poll, which finds runs queued by other processes; each run is
+ * claimed through the database, so several executors never take the same run. Mail goes out
+ * after runs end, when it is queued, and on a slow sweep.
+ */
+export class RunExecutor {
+  private wantRuns = true;
+  private wantMail = true;
+  private stopping = false;
+  private wakeNow: AbortController = new AbortController();
+  private lastMail = 0;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly timings: ExecutorTimings = defaultTimings,
+  ) {}
+
+  wake(reason: WakeReason): void {
+    if (reason === 'run-queued') this.wantRuns = true;
+    else this.wantMail = true;
+    this.wakeNow.abort();
+  }
+
+  /** Ends the loop once the run in hand is done (an unfinished run is resumed from its lease). */
+  stop(): void {
+    this.stopping = true;
+    this.wakeNow.abort();
+  }
+
+  async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (this.wantRuns) {
+          this.wantRuns = false;
+          if ((await processQueue(this.ctx)).length > 0) this.wantMail = true;
+        }
+        if (this.stopping) break;
+        if (this.wantMail || Date.now() - this.lastMail >= this.timings.mailSweepMs) {
+          this.wantMail = false;
+          this.lastMail = Date.now();
+          await runMailTick(this.ctx);
+        }
+      } catch (error) {
+        log.error('the run executor stopped with an error; trying again at the next poll', { error: String((error as Error)?.stack ?? error) });
+      }
+      if (this.stopping || this.wantRuns || this.wantMail) continue;
+      const signal = this.wakeNow.signal;
+      await delay(this.timings.pollMs, undefined, { signal }).then(
+        () => (this.wantRuns = true),
+        () => undefined,
+      );
+      if (signal.aborted) this.wakeNow = new AbortController();
+    }
+  }
+}

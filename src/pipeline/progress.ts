@@ -1,0 +1,102 @@
+/**
+ * How far a run has come, for the run page, `sluice run show --watch` and the API: the phase,
+ * the records read so far and of how many (the control file's `rows`, or an estimate from the
+ * bytes read), the rate and the time left. The worker keeps it in memory and its lease writes it
+ * to the run every second, so other processes see it too.
+ */
+export interface ProgressSnapshot {
+  phase: string;
+  rows: number;
+  /** Of how many records, when known. */
+  total: number | null;
+  /** `total` is a guess from the file sizes, not the control file's `rows`. */
+  estimated: boolean;
+  rowsPerSecond: number | null;
+  etaSeconds: number | null;
+  at: string;
+}
+
+interface PlannedFile {
+  size: number;
+  rows?: number;
+}
+
+interface Reading {
+  count(): number;
+  bytesRead(): number | null;
+}
+
+export class RunProgress {
+  private phase = 'validating';
+  private files: PlannedFile[] = [];
+  private doneRows = 0;
+  private doneBytes = 0;
+  private reading: Reading | null = null;
+  private phaseStarted = Date.now();
+  private fixedTotal: number | null = null;
+
+  /** The data files about to be read, in order. */
+  plan(files: PlannedFile[]): void {
+    this.files = files;
+  }
+
+  /** A data file is being read by `reader` from `stream` (whose `bytesRead` gives the place). */
+  startFile(reader: { count(): number }, stream: unknown): void {
+    const bytes = () => (stream as { bytesRead?: unknown }).bytesRead;
+    this.reading = { count: () => reader.count(), bytesRead: () => (typeof bytes() === 'number' ? (bytes() as number) : null) };
+  }
+
+  endFile(rows: number, size: number): void {
+    this.doneRows += rows;
+    this.doneBytes += size;
+    this.reading = null;
+  }
+
+  /** A later phase; `total` when its amount of work is known (the changes to apply). */
+  enter(phase: string, total: number | null = null): void {
+    this.phase = phase;
+    this.phaseStarted = Date.now();
+    this.fixedTotal = total;
+    this.reading = null;
+    if (phase === 'validating') [this.doneRows, this.doneBytes, this.files] = [0, 0, []];
+  }
+
+  snapshot(now = Date.now()): ProgressSnapshot {
+    const reading = this.phase === 'validating';
+    const rows = reading ? this.doneRows + (this.reading?.count() ?? 0) : 0;
+    const { total, estimated } = reading ? this.readingTotal(rows) : { total: this.fixedTotal, estimated: false };
+    const seconds = (now - this.phaseStarted) / 1000;
+    const rowsPerSecond = reading && seconds >= 0.5 && rows > 0 ? Math.round(rows / seconds) : null;
+    const etaSeconds = rowsPerSecond && total !== null ? Math.max(0, Math.round((total - rows) / rowsPerSecond)) : null;
+    return { phase: this.phase, rows, total, estimated, rowsPerSecond, etaSeconds, at: new Date(now).toISOString() };
+  }
+
+  private readingTotal(rows: number): { total: number | null; estimated: boolean } {
+    if (this.files.length === 0) return { total: null, estimated: false };
+    if (this.files.every((f) => f.rows !== undefined)) return { total: this.files.reduce((n, f) => n + f.rows!, 0), estimated: false };
+    const bytes = this.doneBytes + (this.reading?.bytesRead() ?? 0);
+    if (rows === 0 || bytes === 0) return { total: null, estimated: true };
+    const allBytes = this.files.reduce((n, f) => n + f.size, 0);
+    return { total: Math.max(rows, Math.round((rows * allBytes) / bytes)), estimated: true };
+  }
+}
+
+/** "validating: 41 000 of ~100 000 rows, 12 000 rows/s, about 5 s left" */
+export function describeProgress(p: ProgressSnapshot): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [p.phase];
+  if (p.phase === 'validating') parts[0] += `: ${n(p.rows)}${p.total !== null ? ` of ${p.estimated ? '~' : ''}${n(p.total)}` : ''} rows`;
+  else if (p.total !== null) parts[0] += ` ${n(p.total)} changes`;
+  if (p.rowsPerSecond !== null) parts.push(`${n(p.rowsPerSecond)} rows/s`);
+  if (p.etaSeconds !== null) parts.push(`about ${p.etaSeconds} s left`);
+  return parts.join(', ');
+}
+
+export function parseProgress(text: unknown): ProgressSnapshot | null {
+  if (typeof text !== 'string' || !text) return null;
+  try {
+    return JSON.parse(text) as ProgressSnapshot;
+  } catch {
+    return null;
+  }
+}
