@@ -17,17 +17,20 @@ import { copySample, importFolder } from '../helpers/uploads.js';
 /** A plain HTTP server on loopback that records what reached it and answers with `answer`. */
 async function recorder(answer: (req: IncomingMessage) => { status: number; headers?: Record<string, string> }) {
   const seen: { method: string; url: string; authorization?: string }[] = [];
+  const bodies: string[] = [];
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization });
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
       const { status, headers } = answer(req);
       res.writeHead(status, headers).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url, seen, bodies, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 describe('exporting the applications\' changes to another Sluice over HTTP(S)', () => {
@@ -127,6 +130,29 @@ describe('exporting the applications\' changes to another Sluice over HTTP(S)', 
     } finally {
       await redirector.stop();
       await elsewhere.stop();
+    }
+  });
+
+  it('follows a redirect on the same origin, sending the whole file again with the credentials', async () => {
+    const target = await recorder((req) => (req.url!.startsWith('/old/') ? { status: 308, headers: { location: req.url!.replace('/old/', '/new/') } } : { status: 201 }));
+    try {
+      await setFeedSetting(appDb(), 'hr', 'exportTo', `${target.url}/old`);
+      await post([{ op: 'update', key: 'u1002', fields: { title: 'Mx' } }]);
+      const result = (await exportNow())!;
+      expect(result.run.state).toBe('applied');
+      const auth = `Bearer ${sourceKey}`;
+      expect(target.seen).toEqual([
+        { method: 'PUT', url: '/old/users.csv', authorization: auth },
+        { method: 'PUT', url: '/new/users.csv', authorization: auth },
+        { method: 'PUT', url: '/old/control.json', authorization: auth },
+        { method: 'PUT', url: '/new/control.json', authorization: auth },
+      ]);
+      expect(target.bodies[1]).toBe(target.bodies[0]);
+      // u1001 rides along: the export that the cross-origin redirect stopped was never marked sent.
+      expect(target.bodies[1]).toMatch(/^username,.*\r\nu1001,.*\r\nu1002,/s);
+      expect(JSON.parse(target.bodies[3]!)).toMatchObject({ feed: 'hr', mode: 'delta', files: { 'users.csv': { rows: 2 } } });
+    } finally {
+      await target.stop();
     }
   });
 });
