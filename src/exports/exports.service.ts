@@ -26,6 +26,9 @@ export interface ExportResult {
   users: number;
 }
 
+/** A folder as it is; a URL (s3://, https://) without user-info or query string. */
+const shownTarget = (target: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? redactUrl(target) : target);
+
 const keyKindOf = (feed: Feed): UsersSection['key'] =>
   (JSON.parse(feed.controlFile ?? '{}') as { users?: { key?: string } }).users?.key === 'email' ? 'email' : 'username';
 
@@ -80,7 +83,7 @@ async function deliver(ctx: Context, feed: Feed, runId: number, files: Record<st
     return dir;
   }
   if (/^https?:\/\//i.test(target)) return putExportFiles(ctx, feed, runId, names);
-  throw usageError(`exporting to ${redactUrl(target)} is not supported: use a folder, an s3:// prefix or an https:// URL`);
+  throw usageError(`exporting to ${shownTarget(target)} is not supported: use a folder, an s3:// prefix or an https:// URL`);
 }
 
 /**
@@ -111,7 +114,7 @@ export async function exportAppChanges(ctx: Context, feed: Feed, actor?: string)
     target = await send(ctx, feed, run.id, files);
   } catch (error) {
     // Failed, not left receiving: its changes count as unsent, so the next export carries them again.
-    const message = `the export to ${redactUrl(feed.settings.exportTo!)} failed, nothing is marked exported: ${redactUrlsIn(String((error as Error)?.message ?? error))}`;
+    const message = `the export to ${shownTarget(feed.settings.exportTo!)} failed, nothing is marked exported: ${redactUrlsIn(String((error as Error)?.message ?? error))}`;
     await transition(db, run.id, ['receiving'], 'failed', { message, actor });
     throw new SluiceError('source_failed', message);
   }

@@ -155,4 +155,13 @@ describe('exporting the applications\' changes to another Sluice over HTTP(S)', 
       await target.stop();
     }
   });
+
+  it('a folder target that cannot be written fails its run the same way, and the changes go with the next export', async () => {
+    await setFeedSetting(appDb(), 'hr', 'exportTo', '/dev/null/exports');
+    await post([{ op: 'update', key: 'u1003', fields: { title: 'Ms' } }]);
+    expect((await failure()).message).toMatch(/^the export to \/dev\/null\/exports failed, nothing is marked exported: .*ENOTDIR/);
+    expect((await lastExportRun()).state).toBe('failed');
+    await setFeedSetting(appDb(), 'hr', 'exportTo', filesUrl());
+    expect(await exportNow()).toMatchObject({ users: 1, run: { state: 'applied' } });
+  });
 });
