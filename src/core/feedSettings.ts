@@ -259,8 +259,28 @@ function userUrlTemplate(value: string, key: string): string | null {
 function exportTarget(value: string, key: string): string | null {
   if (value === '' || value === 'none') return null;
   if (/^s3:\/\/[^/]+/.test(value) || value.startsWith('/')) return value;
-  if (/^https?:\/\//.test(value)) throw invalidSetting(`${key}: exporting to an HTTP(S) URL is not supported yet; use an absolute folder path or an s3://bucket/prefix`);
-  throw invalidSetting(`${key} must be an absolute folder path or an s3://bucket/prefix (got "${value}")`);
+  if (/^https?:\/\//i.test(value)) return httpExportTarget(value, key);
+  throw invalidSetting(`${key} must be an absolute folder path, an s3://bucket/prefix or an https:// URL (got "${value}")`);
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * An HTTPS URL the export's files are PUT under, with the pull's authentication. Plain http
+ * would carry those credentials readable on the wire, so it is only for this machine (tests, a
+ * second Sluice beside the first).
+ */
+function httpExportTarget(value: string, key: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalidSetting(`${key} is not a valid URL (got "${value}")`);
+  }
+  if (url.username || url.password) throw invalidSetting(`${key} carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead`);
+  if (url.search || url.hash) throw invalidSetting(`${key}: each file is sent to <${key}>/<file name>, so the URL cannot have a query string or fragment`);
+  if (url.protocol === 'http:' && !LOOPBACK.test(url.hostname)) throw invalidSetting(`${key}: use https:// (plain http:// is accepted only for localhost, 127.x.x.x and [::1])`);
+  return value;
 }
 
 export const feedSettingNames = Object.keys(parsers) as (keyof FeedSettings)[];

@@ -10,12 +10,14 @@ import { getDirectoryUser } from '../directory/directory.service.js';
 import { buffer } from 'node:stream/consumers';
 import { archiveKey } from '../archive/archive.js';
 import type { HoldReason } from '../core/holds.js';
-import { invalidState, usageError } from '../errors.js';
+import { invalidState, SluiceError, usageError } from '../errors.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { addRunFile, startRun } from '../pipeline/intake.js';
 import { addRunEvent, getRun, runFiles, transition, updateRunFields, type Run } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
+import { redactUrl, redactUrlsIn } from '../core/redactUrl.js';
 import { buildExportSet, type ExportedUser } from './exportSet.js';
+import { putExportFiles } from './httpTarget.js';
 
 export interface ExportResult {
   run: Run;
@@ -23,6 +25,9 @@ export interface ExportResult {
   target: string | null;
   users: number;
 }
+
+/** A folder as it is; a URL (s3://, https://) without user-info or query string. */
+const shownTarget = (target: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? redactUrl(target) : target);
 
 const keyKindOf = (feed: Feed): UsersSection['key'] =>
   (JSON.parse(feed.controlFile ?? '{}') as { users?: { key?: string } }).users?.key === 'email' ? 'email' : 'username';
@@ -77,7 +82,8 @@ async function deliver(ctx: Context, feed: Feed, runId: number, files: Record<st
     }
     return dir;
   }
-  throw usageError(`exporting to ${target} is not supported yet: use a folder or an s3:// prefix`);
+  if (/^https?:\/\//i.test(target)) return putExportFiles(ctx, feed, runId, names);
+  throw usageError(`exporting to ${shownTarget(target)} is not supported: use a folder, an s3:// prefix or an https:// URL`);
 }
 
 /**
@@ -103,7 +109,15 @@ export async function exportAppChanges(ctx: Context, feed: Feed, actor?: string)
     await transition(db, run.id, ['receiving'], 'held', { message: `held before sending: ${reasons.map((r) => r.message).join('; ')}`, actor });
     return { run: await getRun(db, run.id), target: null, users: users.length };
   }
-  const target = await send(ctx, feed, run.id, files);
+  let target: string;
+  try {
+    target = await send(ctx, feed, run.id, files);
+  } catch (error) {
+    // Failed, not left receiving: its changes count as unsent, so the next export carries them again.
+    const message = `the export to ${shownTarget(feed.settings.exportTo!)} failed, nothing is marked exported: ${redactUrlsIn(String((error as Error)?.message ?? error))}`;
+    await transition(db, run.id, ['receiving'], 'failed', { message, actor });
+    throw new SluiceError('source_failed', message);
+  }
   await transition(db, run.id, ['receiving'], 'applied', { message: 'exported', actor });
   return { run: await getRun(db, run.id), target, users: users.length };
 }

@@ -16,6 +16,13 @@ export class PullError extends Error {
   }
 }
 
+/** A request that sends a file: opened once per attempt, since a stream is read only once. */
+export interface RequestBody {
+  method: string;
+  contentType: string;
+  open: () => AsyncIterable<Uint8Array>;
+}
+
 export interface PullStats {
   pages: number;
   records: number;
@@ -41,10 +48,11 @@ class ApiSession {
     private readonly ctx: Context,
     private readonly feed: Feed,
     base = feed.settings.pullUrl ?? '',
+    private readonly baseName = 'pullUrl',
   ) {
     const url = new URL(base);
     if (url.username || url.password) {
-      throw new PullError('pullUrl carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead');
+      throw new PullError(`${baseName} carries a user name or password; set pullAuth basic with pullUsername and the secret pullPassword instead`);
     }
     this.origin = url.origin;
   }
@@ -56,7 +64,7 @@ class ApiSession {
   checkOrigin(url: URL, what: string): URL {
     if (url.origin !== this.origin) {
       throw new PullError(
-        `${what} points to ${safeUrl(url)}, on another origin than pullUrl (${this.origin}); Sluice sends the feed's credentials and pullHeaders only to ${this.origin}, so it does not follow it`,
+        `${what} points to ${safeUrl(url)}, on another origin than ${this.baseName} (${this.origin}); Sluice sends the feed's credentials and pullHeaders only to ${this.origin}, so it does not follow it`,
       );
     }
     if (url.username || url.password) throw new PullError(`${what} (${safeUrl(url)}) carries a user name or password; Sluice does not follow it`);
@@ -71,22 +79,23 @@ class ApiSession {
     return getFeedSecret(this.ctx, this.feed.id, name);
   }
 
-  async request(url: URL): Promise<Response> {
-    const response = await this.send(url);
-    if (response.status !== 401 || !this.settings.pullAuth.startsWith('oauth')) return this.check(url, response);
+  async request(url: URL, body?: RequestBody): Promise<Response> {
+    const method = body?.method ?? this.settings.pullMethod;
+    const response = await this.send(url, body);
+    if (response.status !== 401 || !this.settings.pullAuth.startsWith('oauth')) return this.check(url, response, method);
     // An expired or revoked access token: get a fresh one, once.
     await response.body?.cancel();
     this.accessToken = await this.fetchAccessToken();
-    const retried = await this.send(url);
+    const retried = await this.send(url, body);
     if (retried.status === 401) {
-      throw new PullError(`${this.settings.pullMethod} ${safeUrl(url)} refused a freshly issued access token (401): ${excerpt(await retried.text())}`);
+      throw new PullError(`${method} ${safeUrl(url)} refused a freshly issued access token (401): ${excerpt(await retried.text())}`);
     }
-    return this.check(url, retried);
+    return this.check(url, retried, method);
   }
 
-  private async check(url: URL, response: Response): Promise<Response> {
+  private async check(url: URL, response: Response, method: string = this.settings.pullMethod): Promise<Response> {
     if (response.ok) return response;
-    throw new PullError(`${this.settings.pullMethod} ${safeUrl(url)} answered ${response.status} ${response.statusText}: ${excerpt(await this.text(url, response))}`);
+    throw new PullError(`${method} ${safeUrl(url)} answered ${response.status} ${response.statusText}: ${excerpt(await this.text(url, response))}`);
   }
 
   /** The body as text, within the request's timeout. */
@@ -99,15 +108,19 @@ class ApiSession {
   }
 
   /** One request with the feed's credentials; redirects are followed by hand, on the origin only. */
-  private async send(url: URL): Promise<Response> {
-    const headers: Record<string, string> = { accept: this.settings.pullFormat === 'csv' ? 'text/csv' : 'application/json', ...this.settings.pullHeaders };
+  private async send(url: URL, body?: RequestBody): Promise<Response> {
+    const accept = body ? 'application/json' : this.settings.pullFormat === 'csv' ? 'text/csv' : 'application/json';
+    const headers: Record<string, string> = { accept, ...this.settings.pullHeaders };
     const authorization = await this.authorization();
     if (authorization) headers.authorization = authorization;
-    let method = this.settings.pullMethod;
+    if (body) headers['content-type'] = body.contentType;
+    let method: string = body?.method ?? this.settings.pullMethod;
     for (let redirects = 0; ; redirects++) {
       let response: Response;
+      // A body is streamed, so every attempt (a retry, a 307/308 on the origin) opens it anew.
+      const payload = body && method !== 'GET' ? { body: body.open() as unknown as BodyInit, duplex: 'half' } : {};
       try {
-        response = await fetch(url, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000) });
+        response = await fetch(url, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(this.settings.pullTimeoutSeconds * 1000), ...payload });
       } catch (error) {
         throw this.networkError(url, error);
       }
@@ -289,4 +302,14 @@ export async function pullOneRecord(ctx: Context, feed: Feed, url: URL): Promise
   const records = Array.isArray(found) ? found : found && typeof found === 'object' ? [found] : null;
   if (!records) throw new PullError(`${safeUrl(url)} answered no record${feed.settings.pullRecordsPath ? ` at "${feed.settings.pullRecordsPath}"` : ''}`);
   return { payload: Buffer.from(`${JSON.stringify(records)}\n`), records: records.length, status: response.status, first: records[0] };
+}
+
+/**
+ * Requests with the feed's pull authentication against another base URL (an export's target):
+ * the same rules as a pull — credentials to that URL's origin only, redirects elsewhere refused,
+ * one token refresh on 401, errors redacted.
+ */
+export function apiSessionFor(ctx: Context, feed: Feed, base: string): { request: (url: URL, body?: RequestBody) => Promise<Response>; text: (url: URL, response: Response) => Promise<string> } {
+  const session = new ApiSession(ctx, feed, base, 'exportTo');
+  return { request: (url, body) => session.request(session.checkOrigin(url, safeUrl(url)), body), text: (url, response) => session.text(url, response) };
 }

@@ -12,10 +12,13 @@ describe('the application side\'s feed settings and export files', () => {
     expect(() => userUrl('https://api.example.org/u?mail={email}', { key: 'k', email: null })).toThrow(/user k does not exist/);
   });
 
-  it('exports to an absolute folder or an s3:// prefix, as csv or json, and says so for anything else', () => {
+  it('exports to an absolute folder, an s3:// prefix or an https:// URL (http:// on loopback only), as csv or json, and says so for anything else', () => {
     expect(parseFeedSetting('exportTo', '/srv/exports')).toEqual({ exportTo: '/srv/exports' });
     expect(parseFeedSetting('exportTo', 's3://bucket/back/')).toEqual({ exportTo: 's3://bucket/back/' });
-    expect(() => parseFeedSetting('exportTo', 'https://source.example.org/import')).toThrow(/not supported yet/);
+    expect(parseFeedSetting('exportTo', 'https://source.example.org/import')).toEqual({ exportTo: 'https://source.example.org/import' });
+    for (const local of ['http://localhost:8080/api/v1/feeds/hr/files', 'http://127.0.0.1/x', 'http://[::1]:9/x']) expect(parseFeedSetting('exportTo', local)).toEqual({ exportTo: local });
+    expect(() => parseFeedSetting('exportTo', 'http://source.example.org/import')).toThrow(/use https:\/\//);
+    expect(() => parseFeedSetting('exportTo', 'http://localhost.example.org/import')).toThrow(/use https:\/\//);
     expect(() => parseFeedSetting('exportTo', 'exports')).toThrow(/absolute folder path/);
     expect(() => parseFeedSetting('exportFormat', 'xml')).toThrow(/one of csv, json/);
     expect(parseFeedSetting('appOwnedFields', 'custom.lastSeen, title')).toEqual({ appOwnedFields: ['custom.lastSeen', 'title'] });

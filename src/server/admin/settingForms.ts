@@ -53,7 +53,7 @@ export const settingForms: Record<keyof FeedSettings, { group: SettingGroup; kin
   retentionDays: { group: 'directory', kind: 'number', help: "Days to keep runs' archived files." },
   pullUserUrl: { group: 'pull', kind: 'text', help: "One user from the source for on-demand sync, e.g. https://api.example.org/users/{key} ({key} and {email} are filled in, URL-encoded); 'none' to turn it off." },
   appOwnedFields: { group: 'directory', kind: 'text', help: 'Fields the application owns (comma-separated, e.g. custom.lastSeen): a source run never overwrites them.' },
-  exportTo: { group: 'directory', kind: 'text', help: "Where the application's changes go back to the source: an absolute folder or an s3://bucket/prefix ('none' for nowhere)." },
+  exportTo: { group: 'directory', kind: 'text', help: "Where the application's changes go back to the source: an absolute folder, an s3://bucket/prefix or an https:// URL the files are PUT under with the pull's authentication ('none' for nowhere)." },
   exportFormat: { group: 'directory', kind: 'choice', choices: ['csv', 'json'], help: 'The format of the exported data files.' },
   exportSchedule: { group: 'directory', kind: 'text', help: "When to export on its own (UTC): off, hourly, 'daily 06:30', or a cron expression." },
 };
