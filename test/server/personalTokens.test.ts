@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addAdmin, setAdminRole } from '../../src/admins/admins.service.js';
+import { createPersonalToken, revokePersonalToken } from '../../src/admins/personalTokens.service.js';
+import { createAppToken } from '../../src/apps/appTokens.service.js';
+import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
+import { createApiKey } from '../../src/keys/keys.service.js';
+import { AdminClient } from '../helpers/admin.js';
+import { testDatabases } from '../helpers/databases.js';
+import { startTestServer } from '../helpers/server.js';
+import { importFolder, samples } from '../helpers/uploads.js';
+
+const password = 'correct horse battery staple';
+
+describe.each(testDatabases)('personal API tokens and the run actions over HTTP on $name', (database) => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let dropDatabase: () => Promise<void>;
+  let operatorToken: string;
+  let operatorPrefix: string;
+  let viewerToken: string;
+  let revokedToken: string;
+  let sourceKey: string;
+  let appToken: string;
+  const db = () => server.ctx.database.knex;
+  const act = (runId: number, action: string, token: string | null, query = '') =>
+    fetch(`${server.url}/api/v1/runs/${runId}/${action}${query}`, { method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const acted = async (response: Response, status: number) => {
+    const text = await response.text();
+    expect(response.status, text).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    return JSON.parse(text) as { id: number; state: string; statusUrl: string; error?: { code: string; message: string } };
+  };
+  const runState = async (id: number) => String((await db()('runs').where({ id }).first('state')).state);
+
+  beforeAll(async () => {
+    const created = await database.create();
+    dropDatabase = created.drop;
+    server = await startTestServer({ DATABASE_URL: created.url });
+    for (const [email, role] of [['operator@example.org', 'operator'], ['demoted@example.org', 'operator'], ['boss@example.org', 'admin'], ['viewer@example.org', 'viewer']] as const) {
+      await addAdmin(db(), { email, role, password, actor: 'test' });
+    }
+    if (!(await findFeed(db(), 'demo'))) await addFeed(db(), 'demo');
+    const operator = await createPersonalToken(db(), 'operator@example.org', { label: 'ci', actor: 'test' });
+    operatorToken = operator.token;
+    operatorPrefix = operator.personalToken.prefix;
+    // A token carries its account's role as it is when used: a demoted operator's token is a viewer's.
+    viewerToken = (await createPersonalToken(db(), 'demoted@example.org', { actor: 'test' })).token;
+    await setAdminRole(db(), 'demoted@example.org', 'viewer', 'test');
+    const revoked = await createPersonalToken(db(), 'boss@example.org', { actor: 'test' });
+    await revokePersonalToken(db(), revoked.personalToken.prefix, { actor: 'test' });
+    revokedToken = revoked.token;
+    sourceKey = (await createApiKey(db(), 'demo')).key;
+    appToken = (await createAppToken(db(), { name: 'portal', feeds: ['demo'], scope: 'write' })).token;
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await dropDatabase?.();
+  });
+
+  it("applies a held run with an operator's token, audited as the token and its account; every other credential is refused", async () => {
+    const held = await importFolder(server.ctx, 'demo', join(samples, 'basic'));
+    expect(held.state).toBe('held');
+
+    expect((await acted(await act(held.id, 'apply', null), 401)).error!.code).toBe('unauthorized');
+    expect((await acted(await act(held.id, 'apply', viewerToken), 403)).error!.message).toMatch(/viewer/);
+    expect((await acted(await act(held.id, 'apply', revokedToken), 401)).error!.code).toBe('unauthorized');
+    // A source must never approve its own run, and an application token does not steer runs.
+    expect([401, 403]).toContain((await act(held.id, 'apply', sourceKey)).status);
+    expect([401, 403]).toContain((await act(held.id, 'apply', appToken)).status);
+    expect(await runState(held.id)).toBe('held');
+    expect(await viewerCannotCreate()).toBe(true);
+
+    const applied = await acted(await act(held.id, 'apply', operatorToken), 200);
+    expect(applied).toMatchObject({ id: held.id, state: 'applied', statusUrl: expect.stringContaining(`/api/v1/runs/${held.id}`) });
+    expect(await runState(held.id)).toBe('applied');
+    const audit = await db()('audit_log').where({ action: 'run.apply', target: `run ${held.id}` });
+    expect(audit.map((a) => a.actor)).toEqual([`token:${operatorPrefix} (operator@example.org)`]);
+    // The same document as GET /api/v1/runs/<id> gives the feed's source.
+    const status = await fetch(`${server.url}/api/v1/runs/${held.id}`, { headers: { authorization: `Bearer ${sourceKey}` } });
+    expect({ ...(await status.json()) }).toEqual(applied);
+  });
+
+  async function viewerCannotCreate() {
+    return createPersonalToken(db(), 'viewer@example.org', { actor: 'test' }).then(
+      () => false,
+      (error: { code?: string }) => error.code === 'forbidden',
+    );
+  }
+
+  it('refuses a personal token on uploads and on the directory API', async () => {
+    const upload = await fetch(`${server.url}/api/v1/feeds/demo/files/users.csv`, { method: 'PUT', headers: { authorization: `Bearer ${operatorToken}` }, body: 'x' });
+    expect(upload.status).toBe(401);
+    const users = await fetch(`${server.url}/api/v1/feeds/demo/users`, { headers: { authorization: `Bearer ${operatorToken}` } });
+    expect(users.status).toBe(401);
+    const runs = await fetch(`${server.url}/api/v1/feeds/demo/runs`, { headers: { authorization: `Bearer ${operatorToken}` } });
+    expect(runs.status).toBe(401);
+  });
+
+  it('cancels, re-applies and re-validates from the right states and answers 409 from the wrong ones', async () => {
+    const applied = Number((await db()('runs').where({ state: 'applied' }).first('id')).id);
+    expect((await acted(await act(applied, 'apply', operatorToken), 409)).error!.code).toBe('invalid_state');
+    expect((await acted(await act(applied, 'revalidate', operatorToken), 409)).error!.code).toBe('invalid_state');
+    expect((await acted(await act(applied, 'cancel', operatorToken), 409)).error!.code).toBe('invalid_state');
+    expect((await acted(await act(applied, 'frobnicate', operatorToken), 404)).error!.code).toBe('not_found');
+    expect((await acted(await act(999999, 'apply', operatorToken), 404)).error!.code).toBe('not_found');
+
+    const copy = await acted(await act(applied, 'reapply', operatorToken), 200);
+    expect(copy.id).not.toBe(applied);
+    expect((await db()('runs').where({ id: copy.id }).first()).reapply_of).toBe(applied);
+
+    const failed = await importFolder(server.ctx, 'demo', join(samples, 'invalid', 'set-level'));
+    expect(failed.state).toBe('failed');
+    const again = await acted(await act(failed.id, 'revalidate', operatorToken), 200);
+    expect(again).toMatchObject({ id: failed.id, state: 'failed' });
+    expect(await db()('audit_log').where({ action: 'run.revalidate', target: `run ${failed.id}` }).pluck('actor')).toEqual([`token:${operatorPrefix} (operator@example.org)`]);
+
+    // A set still arriving: cancelled plainly; "unsafe" is only for a run in progress.
+    const put = await fetch(`${server.url}/api/v1/feeds/demo/files/users.csv`, { method: 'PUT', headers: { authorization: `Bearer ${sourceKey}` }, body: 'key,email\n' });
+    expect(put.status).toBe(201);
+    const receiving = ((await put.json()) as { run: { id: number; state: string } }).run;
+    expect(receiving.state).toBe('receiving');
+    expect((await acted(await act(receiving.id, 'cancel', operatorToken, '?unsafe=true'), 409)).error!.code).toBe('invalid_state');
+    expect(await acted(await act(receiving.id, 'cancel', operatorToken), 200)).toMatchObject({ id: receiving.id, state: 'cancelled' });
+
+    // A run a worker is validating: only the explicit unsafe cancel, as the page's confirmation.
+    const put2 = await fetch(`${server.url}/api/v1/feeds/demo/files/users.csv`, { method: 'PUT', headers: { authorization: `Bearer ${sourceKey}` }, body: 'key,email\n' });
+    const busy = ((await put2.json()) as { run: { id: number } }).run.id;
+    await db()('runs').where({ id: busy }).update({ state: 'validating' });
+    expect((await acted(await act(busy, 'cancel', operatorToken), 409)).error!.code).toBe('invalid_state');
+    expect(await acted(await act(busy, 'cancel', operatorToken, '?unsafe=true'), 200)).toMatchObject({ id: busy, state: 'cancelled' });
+    expect(await db()('audit_log').where({ action: 'run.cancel-unsafe', target: `run ${busy}` }).pluck('actor')).toEqual([`token:${operatorPrefix} (operator@example.org)`]);
+  });
+
+  it('creates a token on the account page, shown once; its owner or an admin revokes it, another operator cannot', async () => {
+    const page = new AdminClient(server.url);
+    await page.signIn('operator@example.org', password);
+    const created = await page.post('/admin/account/tokens', { label: 'deploy script' });
+    expect(created.status).toBe(201);
+    const token = /(sluiceadm_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{32})/.exec(created.text)?.[1];
+    expect(token).toBeDefined();
+    const prefix = token!.slice(0, 22);
+    const later = await page.get('/admin/account');
+    expect(later.status).toBe(200);
+    expect(later.text).toContain(prefix);
+    expect(later.text).not.toContain(token);
+    const stored = await db()('personal_tokens').where({ prefix }).first();
+    expect(stored.token_hash).not.toContain(token!.slice(prefix.length + 1));
+
+    const held = await db()('runs').where({ state: 'applied' }).first('id');
+    expect((await act(Number(held.id), 'apply', token!)).status).toBe(409);
+
+    const other = new AdminClient(server.url);
+    await other.signIn('viewer@example.org', password);
+    expect((await other.get('/admin/account')).status).toBe(403);
+    await addAdmin(db(), { email: 'other@example.org', role: 'operator', password, actor: 'test' });
+    const otherOperator = new AdminClient(server.url);
+    await otherOperator.signIn('other@example.org', password);
+    expect((await otherOperator.post(`/admin/account/tokens/${prefix}/revoke`)).status).toBe(404);
+    expect((await act(Number(held.id), 'apply', token!)).status).toBe(409);
+
+    const boss = new AdminClient(server.url);
+    await boss.signIn('boss@example.org', password);
+    expect((await boss.get('/admin/account')).text).toContain(prefix);
+    const revoked = await boss.post(`/admin/account/tokens/${prefix}/revoke`);
+    expect(revoked.status).toBe(302);
+    expect((await act(Number(held.id), 'apply', token!)).status).toBe(401);
+    expect(await db()('audit_log').where({ action: 'personal-token.revoke', target: prefix }).pluck('actor')).toEqual(['boss@example.org']);
+  });
+
+  it('lists the four run actions in the OpenAPI document', async () => {
+    const doc = (await (await fetch(`${server.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, { post?: { responses: Record<string, unknown> } }> };
+    for (const action of ['apply', 'cancel', 'reapply', 'revalidate']) {
+      expect(Object.keys(doc.paths[`/api/v1/runs/{id}/${action}`]?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202', '403', '409']));
+    }
+  });
+});
