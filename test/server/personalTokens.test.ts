@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin, setAdminRole } from '../../src/admins/admins.service.js';
 import { createPersonalToken, revokePersonalToken } from '../../src/admins/personalTokens.service.js';
 import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
+import { artifacts, launchBrowser, signedIn, skipBrowser } from '../e2e/browser.js';
 import { AdminClient } from '../helpers/admin.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
@@ -172,5 +174,44 @@ describe.each(testDatabases)('personal API tokens and the run actions over HTTP 
     for (const action of ['apply', 'cancel', 'reapply', 'revalidate']) {
       expect(Object.keys(doc.paths[`/api/v1/runs/{id}/${action}`]?.post?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202', '403', '409']));
     }
+  });
+});
+
+describe.skipIf(skipBrowser)('the account page in a real browser', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    server = await startTestServer();
+    browser = await launchBrowser();
+    await addAdmin(server.ctx.database.knex, { email: 'operator@example.org', role: 'operator', password, actor: 'test' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('creates a token shown once that applies a held run, then revokes it', async () => {
+    const held = await importFolder(server.ctx, 'demo', join(samples, 'basic'));
+    expect(held.state).toBe('held');
+    const page = await signedIn(browser, server.url, 'operator@example.org', password);
+    await page.getByRole('link', { name: 'operator@example.org' }).click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByLabel('Label (what uses it)').fill('nightly job');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.locator('[data-token]').textContent())!.trim();
+    expect(token).toMatch(/^sluiceadm_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{32}$/);
+    await page.screenshot({ path: join(artifacts, 'account-token-created.png'), fullPage: true });
+
+    const apply = await fetch(`${server.url}/api/v1/runs/${held.id}/apply`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(apply.status).toBe(200);
+    expect(((await apply.json()) as { state: string }).state).toBe('applied');
+
+    await page.goto(`${server.url}/admin/account`);
+    expect(await page.content()).not.toContain(token);
+    await page.getByRole('row', { name: /nightly job/ }).getByRole('link', { name: 'Revoke…' }).click();
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('row', { name: /nightly job/ }).getByText(/revoked/).waitFor();
+    const refused = await fetch(`${server.url}/api/v1/runs/${held.id}/reapply`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(401);
   });
 });
