@@ -8,6 +8,7 @@ import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
 import { artifacts, launchBrowser, signedIn, skipBrowser } from '../e2e/browser.js';
 import { AdminClient } from '../helpers/admin.js';
+import { runCli } from '../helpers/cli.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
 import { importFolder, samples } from '../helpers/uploads.js';
@@ -213,5 +214,34 @@ describe.skipIf(skipBrowser)('the account page in a real browser', () => {
     await page.getByRole('row', { name: /nightly job/ }).getByText(/revoked/).waitFor();
     const refused = await fetch(`${server.url}/api/v1/runs/${held.id}/reapply`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(refused.status).toBe(401);
+  });
+});
+
+describe('sluice admin token', () => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  beforeAll(async () => {
+    server = await startTestServer();
+    await addAdmin(server.ctx.database.knex, { email: 'operator@example.org', role: 'operator', password, actor: 'test' });
+    await addAdmin(server.ctx.database.knex, { email: 'viewer@example.org', role: 'viewer', password, actor: 'test' });
+  });
+  afterAll(async () => server?.stop());
+
+  it('creates a token shown once and stored hashed, lists it by account without the secret, revokes it by prefix', async () => {
+    const env = { SLUICE_DATA_DIR: server.dataDir };
+    const created = await runCli(['admin', 'token', 'create', 'operator@example.org', '--label', 'deploys'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const token = /token: (sluiceadm_\S+)/.exec(created.stdout)![1]!;
+    const prefix = token.slice(0, 22);
+    const stored = await server.ctx.database.knex('personal_tokens').where({ prefix }).first();
+    expect(JSON.stringify(stored)).not.toContain(token.slice(23));
+    const listed = await runCli(['admin', 'token', 'list', 'operator@example.org'], env);
+    expect(listed.stdout).toMatch(new RegExp(`${prefix}  operator@example.org  deploys  created \\d{4}-`));
+    expect(listed.stdout).not.toContain(token);
+    const held = await importFolder(server.ctx, 'demo', join(samples, 'basic'));
+    expect((await runCli(['admin', 'token', 'revoke', prefix], env)).code).toBe(0);
+    expect((await fetch(`${server.url}/api/v1/runs/${held.id}/apply`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    const viewer = await runCli(['admin', 'token', 'create', 'viewer@example.org'], env);
+    expect(viewer.code).not.toBe(0);
+    expect(viewer.stderr).toMatch(/viewer/);
   });
 });
