@@ -93,6 +93,7 @@ describe.each(testDatabases)('personal API tokens and the run actions over HTTP 
   it('refuses a personal token on uploads and on the directory API', async () => {
     const upload = await fetch(`${server.url}/api/v1/feeds/demo/files/users.csv`, { method: 'PUT', headers: { authorization: `Bearer ${operatorToken}` }, body: 'x' });
     expect(upload.status).toBe(401);
+    expect(((await upload.json()) as { error: { message: string } }).error.message).toMatch(/personal API token acts on runs only/);
     const users = await fetch(`${server.url}/api/v1/feeds/demo/users`, { headers: { authorization: `Bearer ${operatorToken}` } });
     expect(users.status).toBe(401);
     const runs = await fetch(`${server.url}/api/v1/feeds/demo/runs`, { headers: { authorization: `Bearer ${operatorToken}` } });
