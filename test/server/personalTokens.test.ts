@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin, setAdminRole } from '../../src/admins/admins.service.js';
@@ -6,12 +7,14 @@ import { createPersonalToken, revokePersonalToken } from '../../src/admins/perso
 import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
+import { getRun } from '../../src/runs/runs.service.js';
 import { artifacts, launchBrowser, signedIn, skipBrowser } from '../e2e/browser.js';
 import { AdminClient } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
 import { importFolder, samples } from '../helpers/uploads.js';
+import { until } from '../helpers/wait.js';
 
 const password = 'correct horse battery staple';
 
@@ -244,5 +247,45 @@ describe('sluice admin token', () => {
     const viewer = await runCli(['admin', 'token', 'create', 'viewer@example.org'], env);
     expect(viewer.code).not.toBe(0);
     expect(viewer.stderr).toMatch(/viewer/);
+  });
+});
+
+// The action is made to outlast the request by holding a table lock it needs from another
+// connection: MariaDB's locks wait without blocking Node, unlike SQLite's synchronous busy wait.
+describe.each(testDatabases.filter((d) => d.name === 'mysql'))('a run action that outlasts the request on $name', (database) => {
+  let server: Awaited<ReturnType<typeof startTestServer>>;
+  let created: Awaited<ReturnType<typeof database.create>>;
+  let lock: Knex;
+  beforeAll(async () => {
+    created = await database.create();
+    server = await startTestServer({ DATABASE_URL: created.url });
+    await addAdmin(server.ctx.database.knex, { email: 'operator@example.org', role: 'operator', password, actor: 'test' });
+    lock = knexFactory({ client: 'mysql2', connection: created.url, pool: { min: 1, max: 1 } });
+  });
+  afterAll(async () => {
+    await lock?.destroy();
+    await server?.stop();
+    await created?.drop();
+  });
+
+  it('answers 202 with the run while the apply goes on, and the run ends applied', async () => {
+    if (!(await findFeed(server.ctx.database.knex, 'demo'))) await addFeed(server.ctx.database.knex, 'demo');
+    const held = await importFolder(server.ctx, 'demo', join(samples, 'basic'));
+    expect(held.state).toBe('held');
+    const { token } = await createPersonalToken(server.ctx.database.knex, 'operator@example.org', { actor: 'test' });
+    const post = (action: string) => fetch(`${server.url}/api/v1/runs/${held.id}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    // Used once first, so that its "last used" time is written before the lock is taken.
+    expect((await post('revalidate')).status).toBe(409);
+    await lock.raw('LOCK TABLES audit_log WRITE');
+    let response: Response;
+    try {
+      response = await post('apply');
+    } finally {
+      await lock.raw('UNLOCK TABLES');
+    }
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { id: number; state: string; statusUrl: string };
+    expect(body).toMatchObject({ id: held.id, state: 'held', statusUrl: expect.stringContaining(`/api/v1/runs/${held.id}`) });
+    await until('the run is applied', async () => (await getRun(server.ctx.database.knex, held.id)).state === 'applied');
   });
 });
