@@ -8,7 +8,7 @@ import { createAppToken } from '../../src/apps/appTokens.service.js';
 import { addFeed, findFeed } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
 import { getRun } from '../../src/runs/runs.service.js';
-import { artifacts, launchBrowser, signedIn, skipBrowser } from '../e2e/browser.js';
+import { artifacts, launchBrowser, overflow, signedIn, skipBrowser } from '../e2e/browser.js';
 import { AdminClient } from '../helpers/admin.js';
 import { runCli } from '../helpers/cli.js';
 import { testDatabases } from '../helpers/databases.js';
@@ -206,6 +206,10 @@ describe.skipIf(skipBrowser)('the account page in a real browser', () => {
     const token = (await page.locator('[data-token]').textContent())!.trim();
     expect(token).toMatch(/^sluiceadm_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{32}$/);
     await page.screenshot({ path: join(artifacts, 'account-token-created.png'), fullPage: true });
+    // The long token and the API line fit a phone's width too.
+    await page.setViewportSize({ width: 390, height: 900 });
+    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(artifacts, 'account-token-created-390.png'), fullPage: true });
 
     const apply = await fetch(`${server.url}/api/v1/runs/${held.id}/apply`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(apply.status).toBe(200);
