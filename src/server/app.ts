@@ -5,6 +5,7 @@ import { appChangeRoutes, appUserRoutes } from './api/appUsers.js';
 import { directoryRoutes } from './api/directory.js';
 import { openApiDocument } from './api/openapi.js';
 import { pullRoutes } from './api/pulls.js';
+import { runActionApiRoutes } from './api/runActions.js';
 import { runRoutes } from './api/runs.js';
 import { uploadRoutes, type UploadLimits } from './api/uploads.js';
 import { adminPages } from './admin/index.js';
@@ -38,6 +39,7 @@ export function createApp(sluice: SluiceContext, limits: UploadLimits, backgroun
   });
   uploadRoutes(router, sluice, limits);
   runRoutes(router, sluice);
+  runActionApiRoutes(router, sluice, background);
   pullRoutes(router, sluice, background);
   directoryRoutes(router, sluice);
   appUserRoutes(router, sluice);

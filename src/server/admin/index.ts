@@ -12,6 +12,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { directoryRoutes } from './routes/directory.js';
 import { feedRoutes } from './routes/feeds.js';
 import { mailRoutes } from './routes/mail.js';
+import { personalTokenRoutes } from './routes/personalTokens.js';
 import { runActionRoutes } from './routes/runActions.js';
 import { runRoutes } from './routes/runs.js';
 import { signInRoutes } from './routes/signIn.js';
@@ -68,6 +69,7 @@ export function adminPages(sluice: SluiceContext, background: BackgroundWork): M
   accountRoutes(router, sluice);
   mailRoutes(router, sluice);
   appTokenRoutes(router, sluice);
+  personalTokenRoutes(router, sluice);
   const routes = router.routes();
   const allowed = router.allowedMethods();
 

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { PERSONAL_TOKEN_PREFIX } from '../../admins/personalTokens.service.js';
 import { authenticateAppToken, type AppGrant, type AppScope } from '../../apps/appTokens.service.js';
 import { SluiceError } from '../../errors.js';
 import { getFeed, type Feed } from '../../feeds/feeds.service.js';
@@ -20,6 +21,7 @@ export function requireAppToken(sluice: SluiceContext, scope: AppScope) {
     const token = presentedKey(ctx.get('authorization') || undefined);
     if (!token) throw new SluiceError('unauthorized', 'an application token is required: Authorization: Bearer <token>');
     if (token.startsWith('sluice_')) throw new SluiceError('unauthorized', "a source's API key cannot use the directory API; create an application token: sluice app-token create");
+    if (token.startsWith(PERSONAL_TOKEN_PREFIX)) throw new SluiceError('unauthorized', "a personal API token acts on runs only; the directory API needs an application token: sluice app-token create");
     const grant = await authenticateAppToken(sluice.database.knex, token);
     if (!grant) throw new SluiceError('unauthorized', 'the application token is not valid or was revoked');
     if (scope === 'write' && grant.scope !== 'write') throw new SluiceError('forbidden', 'this application token may only read');

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { PERSONAL_TOKEN_PREFIX } from '../../admins/personalTokens.service.js';
 import { SluiceError } from '../../errors.js';
 import { getFeed, type Feed } from '../../feeds/feeds.service.js';
 import { authenticateApiKey } from '../../keys/keys.service.js';
@@ -32,6 +33,7 @@ export function requireApiKey(sluice: SluiceContext) {
   return async (ctx: Context, next: Next) => {
     const key = presentedKey(ctx.get('authorization') || undefined);
     if (!key) throw new SluiceError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
+    if (key.startsWith(PERSONAL_TOKEN_PREFIX)) throw new SluiceError('unauthorized', "a personal API token acts on runs only; uploads need the feed's API key");
     const auth = await authenticateApiKey(sluice.database.knex, key);
     if (!auth) throw new SluiceError('unauthorized', 'the API key is not valid or was revoked');
     const state = ctx.state as ApiState;

@@ -37,6 +37,26 @@ export function openApiDocument(publicUrl: string) {
           responses: { '200': { description: 'The run', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } }, ...errors(401, 404) },
         },
       },
+      ...Object.fromEntries(
+        (['apply', 'cancel', 'reapply', 'revalidate'] as const).map((action) => [
+          `/api/v1/runs/{id}/${action}`,
+          {
+            post: {
+              summary: runActionText[action],
+              security: [{ personal: [] }],
+              parameters: [
+                { name: 'id', in: 'path', required: true, schema: { type: 'integer' } },
+                ...(action === 'cancel' ? [{ name: 'unsafe', in: 'query', schema: { type: 'boolean' }, description: 'true marks a validating or applying run cancelled (the admin page\'s "Mark cancelled (unsafe)")' }] : []),
+              ],
+              responses: {
+                '200': { description: action === 'reapply' ? 'The new run' : 'The run after the action', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } },
+                '202': { description: 'The action continues in the background; follow statusUrl', content: { 'application/json': { schema: { $ref: '#/components/schemas/Run' } } } },
+                ...errors(401, 403, 404, 409),
+              },
+            },
+          },
+        ]),
+      ),
       '/api/v1/feeds/{feed}/runs': {
         get: {
           summary: "The feed's runs, newest first",
@@ -57,6 +77,7 @@ export function openApiDocument(publicUrl: string) {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API key of the feed: Authorization: Bearer <key>' },
         basic: { type: 'http', scheme: 'basic', description: 'Any user name, the API key as the password (curl -u feed:<key>)' },
+        personal: { type: 'http', scheme: 'bearer', description: "An operator's or admin's personal API token (sluiceadm_…): sluice admin token create <email>, or the admin page's Account page" },
         ...apps.securitySchemes,
       },
       schemas: {
@@ -95,4 +116,12 @@ const httpText: Record<number, string> = {
   403: 'The key belongs to another feed',
   404: 'No such feed or run',
   413: 'The file is larger than the upload limit',
+  409: "The run's state does not allow this action",
+};
+
+const runActionText: Record<string, string> = {
+  apply: 'Apply a held run (a held export is sent); needs an operator\'s or admin\'s personal token',
+  cancel: 'Cancel a receiving, queued or held run; with unsafe=true, a validating or applying one',
+  reapply: "Copy an applied, failed, cancelled or superseded run's files into a new run processed with forceUpdate",
+  revalidate: 'Queue a failed run again to re-validate the same files',
 };
