@@ -36,13 +36,19 @@ function describe(cmd: Program, spec: Omit<VerbSpec, 'subs'>) {
  * command itself (commander would take it for an unknown option). Options commander does not
  * know are let through only to find such numbers; anything else is still refused, exit 2.
  */
-function leaf(cmd: Program, verb: string, sub: string | undefined, done: (parsed: Parsed) => void) {
-  cmd.option('--json', 'print JSON').allowUnknownOption().allowExcessArguments(false);
+function leaf(cmd: Program, verb: string, sub: string | undefined, spec: Omit<VerbSpec, 'subs'>, done: (parsed: Parsed) => void) {
+  // Counted here rather than by commander, which would report `--bogus` as an extra argument.
+  cmd.option('--json', 'print JSON').allowUnknownOption();
   cmd.action((...params: unknown[]) => {
     const self = params[params.length - 1] as Program;
     const unknown = self.args.find((a) => a.startsWith('-') && a !== '-' && !NEGATIVE_NUMBER.test(a));
     if (unknown) self.error(`error: unknown option '${unknown}'`, { code: 'commander.unknownOption', exitCode: 2 });
+    const expected = spec.args?.length ?? 0;
+    if (self.args.length > expected) {
+      self.error(`error: too many arguments for '${[verb, sub].filter(Boolean).join(' ')}'. Expected ${expected} argument(s) but got ${self.args.length}.`, { code: 'commander.excessArguments', exitCode: 2 });
+    }
     const options = optionsOf(self);
+    if (self.optsWithGlobals().json) options.json = true;
     const args = sub ? [sub, ...self.args] : self.args;
     done({ verb, json: Boolean(options.json), run: (loadConfig) => commands[verb]!.run({ args, options, json: Boolean(options.json), loadConfig }) });
   });
@@ -53,6 +59,9 @@ export function buildProgram(done: (parsed: Parsed) => void): Program {
   const program = new Program('sluice')
     .usage('<command> [arguments] [--json]')
     .exitOverride()
+    // Options after a sub-verb are the sub-verb's: `mail show 3 --json` is not `mail --json`.
+    .enablePositionalOptions()
+    .option('--json', 'print JSON (also after the command)')
     .showHelpAfterError('(add --help for usage and examples)')
     .addHelpText(
       'after',
@@ -73,11 +82,11 @@ Examples:
       for (const [sub, subSpec] of Object.entries(spec.subs)) {
         const subCmd = cmd.command(sub);
         describe(subCmd, subSpec);
-        leaf(subCmd, verb, sub, done);
+        leaf(subCmd, verb, sub, subSpec, done);
       }
     }
     // A verb with sub-verbs and an action of its own (`mail`) lists when no sub-verb is given.
-    if (!spec.subs || spec.args || spec.options) leaf(cmd, verb, undefined, done);
+    if (!spec.subs || spec.args || spec.options) leaf(cmd, verb, undefined, spec, done);
   }
   return program;
 }
