@@ -77,14 +77,23 @@ export async function lookUpUsers(db: Db, query: string, limit = 50): Promise<Di
  * value cannot use an index: it reads the directory once, which an administrator's search can
  * afford and a sync never does.
  */
-export async function searchUsers(db: Db, query: string, page: { limit: number; offset: number }): Promise<{ total: number; users: DirectoryUser[] }> {
+export async function searchUsers(
+  db: Db,
+  query: string,
+  page: { limit: number; offset: number },
+  within: { feedId?: number; state?: string } = {},
+): Promise<{ total: number; users: DirectoryUser[] }> {
   const text = query.trim().normalize('NFKC').toLowerCase(); // as e-mails are stored
   if (!text) return { total: 0, users: [] };
   const like = `%${text.replace(/[!%_]/g, (c) => `!${c}`)}%`;
-  const matching = () =>
-    users(db).where((q) => {
+  const matching = () => {
+    const q = users(db).where((q) => {
       for (const column of ['u.user_key', 'u.email', 'u.first_name', 'u.last_name']) q.orWhereRaw(`lower(${column}) like ? escape '!'`, [like]);
     });
+    if (within.feedId !== undefined) q.where('u.feed_id', within.feedId);
+    if (within.state) q.where('u.state', within.state);
+    return q;
+  };
   const total = await countRows(matching());
   const rows = await matching()
     .orderByRaw('CASE WHEN lower(u.user_key) = ? OR lower(u.email) = ? THEN 0 ELSE 1 END', [text, text])

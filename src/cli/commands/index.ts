@@ -3,6 +3,7 @@ import { EXIT } from '../output.js';
 import { adminCommand } from './admins.js';
 import { appTokenCommand } from './appToken.js';
 import { changesCommand } from './changes.js';
+import { auditCommand, groupCommand, groupsCommand, mailCommand, userCommand, usersCommand } from './directory.js';
 import { exportCommand } from './exportApp.js';
 import { feedCommand } from './feed.js';
 import { importCommand } from './importFolder.js';
@@ -43,14 +44,10 @@ export const commands: Record<string, Command> = {
   sftp: sftpCommand,
   'app-token': appTokenCommand,
   export: exportCommand,
+  users: usersCommand,
+  user: userCommand,
+  groups: groupsCommand,
+  group: groupCommand,
+  audit: auditCommand,
+  mail: mailCommand,
 };
-
-export const usage = `Usage: sluice <command> [arguments] [--json]
-
-${Object.entries(commands)
-  .map(([, c]) => `  ${c.summary}`)
-  .join('\n')}
-
-Exit codes: 0 done, 1 failed, 2 usage, 3 held.
-Configuration: DATABASE_URL (default sqlite under SLUICE_DATA_DIR, ./data), SLUICE_DATA_DIR.
-`;
