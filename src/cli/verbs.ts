@@ -51,8 +51,13 @@ export const verbs: Record<string, VerbSpec> = {
       show: {
         description: 'one run: state, counts, hold reasons, errors; --changes OP lists the users concerned (create, update, suspend, reactivate, delete, add, remove, group:create…)',
         args: ['<id>'],
-        options: [['--all-errors', 'every error, not the first ones'], ['--changes <op>', 'list the changes of this operation'], ['--limit <n>', 'at most N changes (default 1000)']],
-        examples: ['sluice run show 42', 'sluice run show 42 --changes suspend --limit 20'],
+        options: [
+          ['--all-errors', 'every error, not the first ones'],
+          ['--changes <op>', 'list the changes of this operation'],
+          ['--limit <n>', 'at most N changes (default 1000)'],
+          ['--watch', 'follow a run in progress to its end, with its progress on a terminal'],
+        ],
+        examples: ['sluice run show 42', 'sluice run show 42 --changes suspend --limit 20', 'sluice run show 42 --watch'],
       },
       apply: { description: 'apply a held run', args: ['<id>'], options: [['--all-errors', 'every error, not the first ones']], examples: ['sluice run apply 42'] },
       cancel: {
@@ -100,6 +105,12 @@ export const verbs: Record<string, VerbSpec> = {
         examples: ['sluice admin reset-password ann@example.org'],
       },
       remove: { description: 'remove an account', args: ['<email>'], examples: ['sluice admin remove ann@example.org'] },
+      token: {
+        description: 'personal API tokens for the run actions over HTTP: create <email> (shown once), list [<email>], revoke <prefix>',
+        args: ['<action>', '[email-or-prefix]'],
+        options: [['--label <label>', 'what the token is for (create)']],
+        examples: ['sluice admin token create ann@example.org --label "release script"', 'sluice admin token list', 'sluice admin token revoke sluiceadm_3f9a2b1c0d4e'],
+      },
     },
   },
   upload: {
