@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +67,22 @@ describe('sluice CLI', () => {
     const bad = await runCli(['validate', join(samples, 'invalid', 'set-level'), '--json'], {});
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, errors: expect.arrayContaining([expect.objectContaining({ code: 'header_unknown', line: 1, column: 3 })]) });
+  });
+
+  it('says offline that an empty full users file would be held, and how a source says it is empty on purpose', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'sluice-empty-'));
+    try {
+      const control = { version: 1, mode: 'full', files: { 'people.csv': { type: 'users' } }, users: { key: 'username', fields: { username: 'ID', email: 'EMAIL', firstName: 'FIRST', lastName: 'LAST' } } };
+      await writeFile(join(folder, 'people.csv'), 'ID,EMAIL,FIRST,LAST\n');
+      await writeFile(join(folder, 'control.json'), JSON.stringify(control));
+      const text = await runCli(['validate', folder], {});
+      expect(text.code).toBe(0);
+      expect(text.stdout).toContain('would be held: people.csv has no records: a full run would be held (emptyUsersFile) unless the control file says "emptyOnPurpose": true');
+      await writeFile(join(folder, 'control.json'), JSON.stringify({ ...control, emptyOnPurpose: true }));
+      expect(JSON.parse((await runCli(['validate', folder, '--json'], {})).stdout)).toMatchObject({ ok: true, holds: [] });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('adds admin accounts with a password shown once, lists them, and refuses a bad role', async () => {

@@ -50,6 +50,9 @@ describe('sluice CLI: help, parsing and the read-only verbs', () => {
       [['runs', 'extra'], 'too many arguments'],
       [['feed', 'erase', 'hr'], "unknown command 'erase'"],
       [['nonsense'], "unknown command 'nonsense'"],
+      [['runs', '--limit', 'x'], '--limit must be a whole number from 1 (got "x")'],
+      [['import', '/no/such/folder', '--feed', 'hr'], '"/no/such/folder" is not a folder'],
+      [['validate', '/no/such/folder'], '"/no/such/folder" is not a folder'],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args, env);

@@ -17,6 +17,8 @@ export interface FolderValidation {
   problems: RunError[];
   /** "users.csv: ignored columns: …", one line per file with columns the mapping does not use. */
   ignoredColumns: string[];
+  /** What a server would do that validation alone does not show: holds that need no baseline. */
+  holds: string[];
 }
 
 /**
@@ -34,7 +36,12 @@ export async function validateFolder(folder: string, options: { feed?: string } 
     const outcome = await validateRun(ctx, run, feed);
     const problems = await runErrors(ctx.database.knex, run.id);
     const ignoredColumns = (await runEvents(ctx.database.knex, run.id)).map((e) => String(e.message)).filter((m) => m.includes(': ignored columns: '));
-    return { ok: !outcome.failure, rows: outcome.rowCount, errorRows: outcome.errorRows, failure: outcome.failure, problems, ignoredColumns };
+    // The one hold that needs no directory to judge: an empty full users file (PRODUCT §5).
+    const holds =
+      outcome.control?.mode === 'full' && !outcome.control.emptyOnPurpose
+        ? outcome.emptyUsersFiles.map((file) => `${file} has no records: a full run would be held (emptyUsersFile) unless the control file says "emptyOnPurpose": true`)
+        : [];
+    return { ok: !outcome.failure, rows: outcome.rowCount, errorRows: outcome.errorRows, failure: outcome.failure, problems, ignoredColumns, holds };
   } finally {
     await ctx.database.close();
     await rm(scratch, { recursive: true, force: true });

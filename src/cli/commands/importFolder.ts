@@ -7,13 +7,13 @@ import { getRun } from '../../runs/runs.service.js';
 import { usageError } from '../../errors.js';
 import { exitCodeForRun, printJson, printRun } from '../output.js';
 import { withProgressLine } from '../progressLine.js';
-import { cliActor, positional, present, withContext, type Command } from './shared.js';
+import { cliActor, folderArgument, present, withContext, type Command } from './shared.js';
 
 export const importCommand: Command = {
   summary: 'import <folder> --feed F [--keep]: claim the folder\'s files, validate, diff, hold or apply (for cron)',
   options: { feed: { type: 'string' }, keep: { type: 'boolean' } },
   async run(input) {
-    const folder = positional(input, 0, 'folder');
+    const folder = folderArgument(input, 0);
     if (!input.options.feed) throw usageError('--feed is required');
     return withContext(input, async (ctx) => {
       const feed = await getFeed(ctx.database.knex, input.options.feed as string);

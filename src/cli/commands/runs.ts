@@ -7,7 +7,7 @@ import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
 import { ProgressLine, withProgressLine } from '../progressLine.js';
 import type { Context } from '../../context.js';
-import { cliActor, positional, present, runId, withContext, type Command } from './shared.js';
+import { cliActor, limitOption, positional, present, runId, withContext, type Command } from './shared.js';
 
 const states: RunState[] = ['receiving', 'queued', 'validating', 'failed', 'held', 'applying', 'applied', 'cancelled', 'superseded'];
 
@@ -20,7 +20,7 @@ export const runsCommand: Command = {
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const feed = input.options.feed ? await getFeed(db, input.options.feed as string) : undefined;
-      const runs = await listRuns(db, { feedId: feed?.id, states: state ? [state] : undefined, limit: Number(input.options.limit ?? 50) });
+      const runs = await listRuns(db, { feedId: feed?.id, states: state ? [state] : undefined, limit: limitOption(input, 50) });
       const presented = await Promise.all(runs.map((r) => present(ctx, r)));
       if (input.json) printJson(presented);
       else for (const run of presented) printRun(run);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { ParseArgsConfig } from 'node:util';
 import type { Config } from '../../config.js';
@@ -53,6 +54,22 @@ export function positional(input: CommandInput, index: number, name: string): st
   const value = input.args[index];
   if (value === undefined) throw usageError(`missing <${name}>`);
   return value;
+}
+
+/** A <folder> argument that must be an existing folder: a typo is a usage error, not a stack trace. */
+export function folderArgument(input: CommandInput, index: number): string {
+  const folder = positional(input, index, 'folder');
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw usageError(`"${folder}" is not a folder`);
+  return folder;
+}
+
+/** `--limit N`: a whole number from 1, or the default. */
+export function limitOption(input: CommandInput, fallback: number): number {
+  const raw = input.options.limit;
+  if (raw === undefined) return fallback;
+  const limit = Number(raw);
+  if (!Number.isInteger(limit) || limit < 1) throw usageError(`--limit must be a whole number from 1 (got "${String(raw)}")`);
+  return limit;
 }
 
 export function runId(input: CommandInput, index: number): number {
