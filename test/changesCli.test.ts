@@ -40,4 +40,11 @@ describe('sluice changes', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--after must be a whole number');
   });
+
+  it('refuses a page size it would have to cut, so a short page never looks like the end of the log', async () => {
+    for (const limit of ['0', '10001']) {
+      const bad = await runCli(['changes', '--limit', limit], env);
+      expect([bad.code, bad.stderr], limit).toEqual([2, expect.stringContaining('--limit must be from 1 to 10000')]);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { readChanges } from '../../directory/changeLog.js';
+import { MAX_CHANGES_PER_PAGE, readChanges } from '../../directory/changeLog.js';
 import { usageError } from '../../errors.js';
 import { getFeed } from '../../feeds/feeds.service.js';
 import { EXIT, printJson } from '../output.js';
@@ -16,6 +16,8 @@ export const changesCommand: Command = {
   async run(input) {
     const after = count(input.options.after, 'after', 0);
     const limit = count(input.options.limit, 'limit', 1000);
+    // A page the reader would silently cut would look like the end of the log to a script.
+    if (limit < 1 || limit > MAX_CHANGES_PER_PAGE) throw usageError(`--limit must be from 1 to ${MAX_CHANGES_PER_PAGE} (got ${limit}); page on with --after`);
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const feed = input.options.feed ? await getFeed(db, input.options.feed as string) : undefined;
