@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { recordAudit } from '../audit/audit.service.js';
 import { SluiceError, notFound } from '../errors.js';
+import { generateSecret, markRevoked, touchLastUsed, verifySecret, type SecretKind } from '../keys/secretTokens.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
 import { getAdmin, hasRole, type Admin } from './admins.service.js';
 
@@ -22,12 +22,10 @@ export interface PersonalGrant {
   actor: string;
 }
 
-const LAST_USED_PRECISION_MS = 60_000;
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 // `sluiceadm_` never matches a source key's `sluice_<12>_<32>` nor an application token's
 // `sluiceapp_…`: each kind is refused where it does not belong before any lookup.
 export const PERSONAL_TOKEN_PREFIX = 'sluiceadm_';
-const TOKEN_SHAPE = /^(sluiceadm_[A-Za-z0-9_-]{12})_[A-Za-z0-9_-]{32}$/;
+const personalTokens: SecretKind = { kind: PERSONAL_TOKEN_PREFIX, table: 'personal_tokens', hashColumn: 'token_hash' };
 
 export const tokenActor = (prefix: string, email: string) => `token:${prefix} (${email})`;
 
@@ -36,9 +34,8 @@ export async function createPersonalToken(db: Db, email: string, options: { labe
   const admin = await getAdmin(db, email);
   if (!hasRole(admin, 'operator')) throw new SluiceError('forbidden', `${admin.email} is a viewer; personal API tokens are for operators and admins`);
   const label = (options.label ?? '').trim().slice(0, 255) || 'API token';
-  const prefix = `${PERSONAL_TOKEN_PREFIX}${randomBytes(9).toString('base64url')}`;
-  const token = `${prefix}_${randomBytes(24).toString('base64url')}`;
-  const [id] = await db('personal_tokens').insert({ admin_id: admin.id, label, prefix, token_hash: hash(token), created_at: toDbTime() });
+  const { token, prefix, hash } = generateSecret(personalTokens.kind);
+  const [id] = await db('personal_tokens').insert({ admin_id: admin.id, label, prefix, token_hash: hash, created_at: toDbTime() });
   await recordAudit(db, { actor: options.actor, action: 'personal-token.create', target: prefix, details: { account: admin.email, label } });
   return { token, personalToken: await getPersonalToken(db, Number(id)) };
 }
@@ -77,8 +74,7 @@ export async function listPersonalTokens(db: Db, email?: string): Promise<Person
 export async function revokePersonalToken(db: Db, prefix: string, options: { actor: string; onlyOf?: string }): Promise<PersonalToken> {
   const row = await tokenRows(db).where('t.prefix', prefix.trim()).first();
   if (!row || (options.onlyOf !== undefined && row.email !== options.onlyOf)) throw notFound('personal token', prefix);
-  if (!row.revoked_at) {
-    await db('personal_tokens').where({ id: row.id }).update({ revoked_at: toDbTime() });
+  if (await markRevoked(db, 'personal_tokens', row)) {
     await recordAudit(db, { actor: options.actor, action: 'personal-token.revoke', target: row.prefix, details: { account: row.email } });
   }
   return getPersonalToken(db, Number(row.id));
@@ -86,18 +82,12 @@ export async function revokePersonalToken(db: Db, prefix: string, options: { act
 
 /** The account behind a presented token, or null for a malformed, unknown, revoked or orphaned one. */
 export async function authenticatePersonalToken(db: Db, presented: string): Promise<PersonalGrant | null> {
-  const match = TOKEN_SHAPE.exec(presented);
-  if (!match) return null;
-  const row = await db('personal_tokens').where({ prefix: match[1] }).first();
-  if (!row || row.revoked_at) return null;
-  if (!timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash(presented), 'hex'))) return null;
+  const row = await verifySecret(db, personalTokens, presented);
+  if (!row) return null;
   // A removed account's tokens die with it.
   const admin = await db('admins').where({ id: row.admin_id }).first();
   if (!admin) return null;
-  const stale = toDbTime(new Date(Date.now() - LAST_USED_PRECISION_MS));
-  if (!row.last_used_at || String(row.last_used_at) < stale) {
-    await db('personal_tokens').where({ id: row.id }).update({ last_used_at: toDbTime() });
-  }
+  await touchLastUsed(db, 'personal_tokens', row);
   const account = await getAdmin(db, Number(row.admin_id));
   return { admin: account, prefix: String(row.prefix), actor: tokenActor(String(row.prefix), account.email) };
 }

@@ -1,7 +1,7 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { recordAudit } from '../audit/audit.service.js';
 import { notFound, usageError } from '../errors.js';
 import { getFeed } from '../feeds/feeds.service.js';
+import { findByIdOrPrefix, generateSecret, markRevoked, touchLastUsed, verifySecret, type SecretKind } from '../keys/secretTokens.js';
 import { fromDbTime, toDbTime, type Db } from '../storage/dialect.js';
 
 export type AppScope = 'read' | 'write';
@@ -28,13 +28,11 @@ export interface AppGrant {
   scope: AppScope;
 }
 
-/** How exact the "last used" time is. */
-export const LAST_USED_PRECISION_MS = 60_000;
+export { LAST_USED_PRECISION_MS } from '../keys/secretTokens.js';
 
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 // `sluiceapp_` never matches a source key's `sluice_<12>_<32>` shape, nor the other way round:
 // the two kinds are told apart before any lookup.
-const TOKEN_SHAPE = /^(sluiceapp_[A-Za-z0-9_-]{12})_[A-Za-z0-9_-]{32}$/;
+const appTokens: SecretKind = { kind: 'sluiceapp_', table: 'app_tokens', hashColumn: 'token_hash' };
 
 /**
  * A token for one application, for the given feeds and scope. The token is random (one SHA-256
@@ -47,12 +45,11 @@ export async function createAppToken(db: Db, spec: { name: string; feeds: string
   if (!spec.feeds.length) throw usageError('an application token needs at least one feed: --feeds a,b');
   const feeds = [];
   for (const slug of spec.feeds) feeds.push(await getFeed(db, slug));
-  const prefix = `sluiceapp_${randomBytes(9).toString('base64url')}`;
-  const token = `${prefix}_${randomBytes(24).toString('base64url')}`;
+  const { token, prefix, hash } = generateSecret(appTokens.kind);
   const [id] = await db('app_tokens').insert({
     name,
     prefix,
-    token_hash: hash(token),
+    token_hash: hash,
     feed_ids: JSON.stringify(feeds.map((f) => f.id)),
     scope: spec.scope,
     created_at: toDbTime(),
@@ -91,30 +88,17 @@ export async function listAppTokens(db: Db): Promise<AppToken[]> {
 
 /** Revokes by id or by prefix (what `app-token create` printed before the last underscore). */
 export async function revokeAppToken(db: Db, idOrPrefix: string, actor?: string): Promise<AppToken> {
-  const row = await db('app_tokens')
-    .where(/^\d+$/.test(idOrPrefix) ? { id: Number(idOrPrefix) } : { prefix: idOrPrefix })
-    .first();
+  const row = await findByIdOrPrefix(db, 'app_tokens', idOrPrefix);
   if (!row) throw notFound('application token', idOrPrefix);
-  if (!row.revoked_at) {
-    await db('app_tokens').where({ id: row.id }).update({ revoked_at: toDbTime() });
-    if (actor) await recordAudit(db, { actor, action: 'app-token.revoke', target: row.prefix });
-  }
+  if ((await markRevoked(db, 'app_tokens', row)) && actor) await recordAudit(db, { actor, action: 'app-token.revoke', target: row.prefix });
   return getAppToken(db, Number(row.id));
 }
 
 /** The grant of a presented token, or null for a missing, malformed, wrong or revoked one. */
 export async function authenticateAppToken(db: Db, presented: string): Promise<AppGrant | null> {
-  const match = TOKEN_SHAPE.exec(presented);
-  if (!match) return null;
-  const row = await db('app_tokens').where({ prefix: match[1] }).first();
-  if (!row || row.revoked_at) return null;
-  if (!timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash(presented), 'hex'))) return null;
-  // Once a minute at most: an application following the change log asks many times a second,
-  // and a write per request would compete with applies (on SQLite, fail them as "locked").
-  const stale = toDbTime(new Date(Date.now() - LAST_USED_PRECISION_MS));
-  if (!row.last_used_at || String(row.last_used_at) < stale) {
-    await db('app_tokens').where({ id: row.id }).update({ last_used_at: toDbTime() });
-  }
+  const row = await verifySecret(db, appTokens, presented);
+  if (!row) return null;
+  await touchLastUsed(db, 'app_tokens', row);
   return {
     tokenId: Number(row.id),
     prefix: String(row.prefix),

@@ -2,8 +2,9 @@ import { listAudit } from '../../audit/audit.service.js';
 import { getDirectoryUser, groupMembers, listGroups, lookUpUsers, searchUsers, userGroups, userHistory } from '../../directory/directory.service.js';
 import { listUsers } from '../../directory/directoryRead.service.js';
 import { notFound, usageError } from '../../errors.js';
-import { getFeed } from '../../feeds/feeds.service.js';
+import { getFeed, type Feed } from '../../feeds/feeds.service.js';
 import { getOutboxMail, listOutbox } from '../../mail/outbox.service.js';
+import type { Db } from '../../storage/dialect.js';
 import { EXIT, printJson } from '../output.js';
 import { positional, withContext, type Command, type CommandInput } from './shared.js';
 
@@ -71,41 +72,38 @@ export const userCommand: Command = {
   },
 };
 
-export const groupsCommand: Command = {
-  summary: 'groups <feed> [--limit N]: the feed\'s groups with their member counts',
+/**
+ * A view of one feed's groups with `--limit N` (1000 unless given), the feed named by the first
+ * argument. The limit is checked before the database is opened, so a bad one is a usage error.
+ */
+const groupView = (summary: string, show: (db: Db, feed: Feed, input: CommandInput, limit: number) => Promise<void>): Command => ({
+  summary,
   options: { limit: { type: 'string' } },
   async run(input) {
     const limit = limitOf(input, 1000);
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
-      const feed = await getFeed(db, positional(input, 0, 'feed'));
-      const { groups, total } = await listGroups(db, feed.id, { limit, offset: 0 });
-      if (input.json) printJson({ total, groups });
-      else out([...groups.map((g) => `${g.code}  ${g.name}  ${g.members} member(s)`), ...(total > groups.length ? [`(${groups.length} of ${total}; --limit shows more)`] : [])]);
+      await show(db, await getFeed(db, positional(input, 0, 'feed')), input, limit);
       return EXIT.done;
     });
   },
-};
+});
 
-export const groupCommand: Command = {
-  summary: 'group <feed> <code> [--limit N]: one group\'s members with names and e-mail addresses',
-  options: { limit: { type: 'string' } },
-  async run(input) {
-    const limit = limitOf(input, 1000);
-    return withContext(input, async (ctx) => {
-      const db = ctx.database.knex;
-      const feed = await getFeed(db, positional(input, 0, 'feed'));
-      const result = await groupMembers(db, feed.id, positional(input, 1, 'code'), { limit, offset: 0 });
-      if (input.json) printJson(result);
-      else
-        out([
-          `group ${result.group.code} (${result.group.name}) of ${feed.slug}: ${result.total} member(s)`,
-          ...result.members.map((m) => `  ${m.key}  ${m.state}  ${m.name}${m.email ? ` <${m.email}>` : ''}${m.managed ? '' : '  (not managed)'}`),
-        ]);
-      return EXIT.done;
-    });
-  },
-};
+export const groupsCommand: Command = groupView('groups <feed> [--limit N]: the feed\'s groups with their member counts', async (db, feed, input, limit) => {
+  const { groups, total } = await listGroups(db, feed.id, { limit, offset: 0 });
+  if (input.json) printJson({ total, groups });
+  else out([...groups.map((g) => `${g.code}  ${g.name}  ${g.members} member(s)`), ...(total > groups.length ? [`(${groups.length} of ${total}; --limit shows more)`] : [])]);
+});
+
+export const groupCommand: Command = groupView('group <feed> <code> [--limit N]: one group\'s members with names and e-mail addresses', async (db, feed, input, limit) => {
+  const result = await groupMembers(db, feed.id, positional(input, 1, 'code'), { limit, offset: 0 });
+  if (input.json) printJson(result);
+  else
+    out([
+      `group ${result.group.code} (${result.group.name}) of ${feed.slug}: ${result.total} member(s)`,
+      ...result.members.map((m) => `  ${m.key}  ${m.state}  ${m.name}${m.email ? ` <${m.email}>` : ''}${m.managed ? '' : '  (not managed)'}`),
+    ]);
+});
 
 export const auditCommand: Command = {
   summary: 'audit [--actor A] [--action X] [--feed F] [--limit N]: the audit log, newest first',
