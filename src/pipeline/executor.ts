@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { runMailTick } from '../mail/mailJob.js';
+import { performRunRequests } from '../runs/runRequests.js';
 import { processQueue } from './queue.js';
 import type { WakeReason } from './wakeUp.js';
 
@@ -52,6 +53,9 @@ export class RunExecutor {
       try {
         if (this.wantRuns) {
           this.wantRuns = false;
+          // What people asked for on the admin page or the API first: they are watching.
+          if ((await performRunRequests(this.ctx, () => this.stopping)) > 0) this.wantMail = true;
+          if (this.stopping) break;
           if ((await processQueue(this.ctx)).length > 0) this.wantMail = true;
         }
         if (this.stopping) break;

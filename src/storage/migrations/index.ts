@@ -18,6 +18,7 @@ import * as createSftpAccounts from './20261128H-create-sftp-accounts.js';
 import * as createAppTokens from './20261128I-create-app-tokens.js';
 import * as createAppExports from './20261128I-create-app-exports.js';
 import * as addRunProgress from './20261128J-add-run-progress.js';
+import * as createRunRequests from './20261128M-create-run-requests.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -40,6 +41,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128I-create-app-tokens': createAppTokens,
   '20261128I-create-app-exports': createAppExports,
   '20261128J-add-run-progress': addRunProgress,
+  '20261128M-create-run-requests': createRunRequests,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
