@@ -34,6 +34,8 @@ export interface Config {
   secretKey: Buffer | null;
   /** Whether `serve` runs the scheduled jobs; off for instances that only serve HTTP and the inbox. */
   runJobs: boolean;
+  /** Run executors a serving process runs side by side, as far as the database allows (SLUICE_EXECUTORS). */
+  executors: number;
   /** Behind a reverse proxy: trust its X-Forwarded-Proto/-For (secure cookies, client address). */
   trustProxy: boolean;
   /** Largest field and record a data file may have (SLUICE_MAX_FIELD_KB, SLUICE_MAX_RECORD_KB). */
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return value;
   };
   const settleMs = number('SLUICE_SETTLE_SECONDS', 5) * 1000;
+  const executors = Math.floor(number('SLUICE_EXECUTORS', 2, 1));
   const incompleteTimeoutMs = number('SLUICE_INCOMPLETE_TIMEOUT_HOURS', 24) * 3_600_000;
   const maxUploadBytes = number('SLUICE_MAX_UPLOAD_MB', 2048, 1) * 1024 * 1024;
   const s3InboxUrl = env.S3_INBOX_URL || null;
@@ -144,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     secretKey,
     runJobs: !/^(0|false|no|off)$/i.test(env.SLUICE_JOBS ?? ''),
+    executors,
     trustProxy: /^(1|true|yes)$/i.test(env.SLUICE_TRUST_PROXY ?? ''),
     sftp: { port: sftpPort, hostKeyPath: sftpHostKey, maxConnections: Math.floor(sftpMaxConnections) },
     readLimits: { maxFieldChars: Math.floor(maxFieldKb * 1024), maxRecordChars: Math.floor(maxRecordKb * 1024) },

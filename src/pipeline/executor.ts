@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { runMailTick } from '../mail/mailJob.js';
+import { performRunRequests } from '../runs/runRequests.js';
 import { processQueue } from './queue.js';
 import type { WakeReason } from './wakeUp.js';
 
@@ -10,6 +11,8 @@ export interface ExecutorTimings {
   pollMs: number;
   /** How often mail is looked at without a wake-up: reports and digests that came due. */
   mailSweepMs: number;
+  /** Whether this executor sends mail (one per process does). */
+  mail?: boolean;
 }
 
 export const defaultTimings: ExecutorTimings = {
@@ -29,6 +32,8 @@ export class RunExecutor {
   private stopping = false;
   private wakeNow: AbortController = new AbortController();
   private lastMail = 0;
+  /** Where an executor that sends no mail passes on mail it made due (a run that ended). */
+  passMail: () => void = () => undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -52,10 +57,17 @@ export class RunExecutor {
       try {
         if (this.wantRuns) {
           this.wantRuns = false;
+          // What people asked for on the admin page or the API first: they are watching.
+          if ((await performRunRequests(this.ctx, () => this.stopping)) > 0) this.wantMail = true;
+          if (this.stopping) break;
           if ((await processQueue(this.ctx)).length > 0) this.wantMail = true;
         }
         if (this.stopping) break;
-        if (this.wantMail || Date.now() - this.lastMail >= this.timings.mailSweepMs) {
+        if (this.timings.mail === false) {
+          if (this.wantMail) this.passMail();
+          this.wantMail = false;
+        }
+        else if (this.wantMail || Date.now() - this.lastMail >= this.timings.mailSweepMs) {
           this.wantMail = false;
           this.lastMail = Date.now();
           await runMailTick(this.ctx);
@@ -71,5 +83,40 @@ export class RunExecutor {
       );
       if (signal.aborted) this.wakeNow = new AbortController();
     }
+  }
+}
+
+/** How many executors a process runs: `SLUICE_EXECUTORS` (default 2), as the database allows. */
+export function executorCount(ctx: Context): number {
+  return Math.max(1, Math.min(ctx.database.dialect.maxExecutors, ctx.config.executors));
+}
+
+/**
+ * Several executors side by side in one thread, so that one feed's long run does not hold up the
+ * others' (a feed's runs still go one at a time: `claimNextRun`). Each works through its own
+ * connections from the pool, so their transactions never mix; one of them sends the mail.
+ */
+export class RunExecutors {
+  private readonly executors: RunExecutor[];
+
+  constructor(ctx: Context, count = executorCount(ctx), timings: ExecutorTimings = defaultTimings) {
+    this.executors = Array.from({ length: count }, (_, i) => new RunExecutor(ctx, { ...timings, mail: i === 0 }));
+    for (const executor of this.executors.slice(1)) executor.passMail = () => this.executors[0]!.wake('mail-queued');
+  }
+
+  get size(): number {
+    return this.executors.length;
+  }
+
+  wake(reason: WakeReason): void {
+    for (const executor of this.executors) executor.wake(reason);
+  }
+
+  stop(): void {
+    for (const executor of this.executors) executor.stop();
+  }
+
+  async run(): Promise<void> {
+    await Promise.all(this.executors.map((executor) => executor.run()));
   }
 }

@@ -8,6 +8,11 @@ import { announce } from '../pipeline/wakeUp.js';
  */
 export class BackgroundWork {
   private readonly running = new Set<Promise<unknown>>();
+  /**
+   * Whether this process runs a run executor: then a run's work is handed to it (its thread)
+   * instead of done here, on the HTTP server's event loop.
+   */
+  executorRunning = false;
 
   /** The task's outcome if it ends within `waitMs`, otherwise `{ pending: true }`. */
   async start<T>(what: string, task: () => Promise<T>, waitMs = 2_000): Promise<{ pending: false; value: T } | { pending: true }> {

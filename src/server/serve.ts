@@ -122,6 +122,7 @@ export async function serve(config: Config, options: { jobs?: boolean; rescanMs?
     });
     bree = started;
     await bree.start();
+    background.executorRunning = true;
   }
 
   log.info('sluice is serving', { url, database: redact(config.databaseUrl), inbox: config.inboxDir });

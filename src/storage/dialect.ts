@@ -9,6 +9,11 @@ export type Db = Knex | Knex.Transaction;
  */
 export interface Dialect {
   readonly name: 'mysql' | 'sqlite';
+  /**
+   * How many run executors one process may run at once: each writes its run through its own
+   * connection, which only a database with concurrent writers lets go on side by side.
+   */
+  readonly maxExecutors: number;
   /** Largest number of rows one multi-row INSERT may carry for a row of `columns` columns. */
   maxRowsPerInsert(columns: number): number;
   /** `UPDATE target JOIN source SET … WHERE …`, spelt the way this database wants it. */

@@ -116,6 +116,9 @@ class LoadDataWriter implements BulkWriter {
 
 export const mysqlDialect: Dialect = {
   name: 'mysql',
+  // Row locks let runs of different feeds write at once; each executor may hold a transaction and
+  // a bulk writer's connection, so half the pool (8) leaves room for the rest.
+  maxExecutors: 4,
   // Statements stay well under max_allowed_packet (16 MB by default) and 65 535 placeholders.
   maxRowsPerInsert: (columns) => Math.max(1, Math.min(2000, Math.floor(60_000 / columns))),
   async updateFrom(db, spec) {

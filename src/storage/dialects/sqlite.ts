@@ -11,6 +11,8 @@ const toSqlite = (v: unknown) => (typeof v === 'boolean' ? Number(v) : v);
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
+  // One writer for the whole database: a second executor would only wait for the first.
+  maxExecutors: 1,
   // SQLite allows 32 766 bound variables; knex's multi-row insert becomes a compound SELECT,
   // which SQLite caps at 500 terms.
   maxRowsPerInsert: (columns) => Math.max(1, Math.min(500, Math.floor(32_000 / columns))),

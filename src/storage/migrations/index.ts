@@ -19,6 +19,7 @@ import * as createAppTokens from './20261128I-create-app-tokens.js';
 import * as createAppExports from './20261128I-create-app-exports.js';
 import * as addRunProgress from './20261128J-add-run-progress.js';
 import * as createPersonalTokens from './20261128L-create-personal-tokens.js';
+import * as createRunRequests from './20261128M-create-run-requests.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -42,6 +43,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128I-create-app-exports': createAppExports,
   '20261128J-add-run-progress': addRunProgress,
   '20261128L-create-personal-tokens': createPersonalTokens,
+  '20261128M-create-run-requests': createRunRequests,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -7,6 +7,7 @@ import { getFeed, updateFeedSettings, type Feed } from '../../../feeds/feeds.ser
 import { createApiKey, listApiKeys, revokeApiKey } from '../../../keys/keys.service.js';
 import { feedSecretNames, setFeedSecret } from '../../../feeds/feedSecrets.js';
 import { startSyncNow, syncNow } from '../../../pull/pullFeed.js';
+import { requestRunWork } from '../../../runs/runRequests.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
 import { secretHelp, settingForms, settingGroups, textOf } from '../settingForms.js';
@@ -88,6 +89,11 @@ export function feedRoutes(router: Router, sluice: SluiceContext, background: Ba
   router.post('/feeds/:feed/sync', need('operator'), async (ctx) => {
     const feed = await getFeed(db, ctx.params.feed!);
     const run = await startSyncNow(sluice, feed, stateOf(ctx).session!.admin.email);
+    if (background.executorRunning) {
+      await requestRunWork(sluice, { action: 'sync', runId: run.id, feedId: feed.id, actor: stateOf(ctx).session!.admin.email });
+      flash(ctx, 'ok', `Sync now: pulling into run ${run.id}; this page follows it.`);
+      return ctx.redirect(`/admin/runs/${run.id}`);
+    }
     const outcome = await background.start(`sync run ${run.id}`, () => syncNow(sluice, feed.id, run));
     flash(ctx, 'ok', outcome.pending ? `Sync now: pulling into run ${run.id}; this page follows it.` : `Sync now: run ${run.id} pulled.`);
     ctx.redirect(`/admin/runs/${run.id}`);

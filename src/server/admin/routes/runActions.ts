@@ -7,6 +7,7 @@ import { getFeed } from '../../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
 import { getRun, type Run } from '../../../runs/runs.service.js';
+import { requestRunWork, type RunWorkAction } from '../../../runs/runRequests.js';
 import type { BackgroundWork } from '../../backgroundWork.js';
 import { flash, idParam, need, render, stateOf } from '../http.js';
 import { commentOnRun, MAX_COMMENT_LENGTH } from '../../../runs/runComments.js';
@@ -21,6 +22,8 @@ interface RunAction {
   /** Whether the button makes sense for this run (its state allows more than is useful). */
   offered?: (run: Run) => boolean;
   perform(ctx: SluiceContext, run: Run, actor: string): Promise<Run>;
+  /** Work a run executor does, when this process has one: the page only asks for it. */
+  executorDoes?: RunWorkAction;
 }
 
 /** The actions of PRODUCT §6, as buttons. All need the operator role. */
@@ -32,6 +35,7 @@ const runActions: RunAction[] = [
     confirm: (run) =>
       `Apply run ${run.id} to the directory. If the directory changed since this change set was computed, it is recomputed and held again instead.`,
     perform: (ctx, run, actor) => approveRun(ctx, run.id, actor),
+    executorDoes: 'apply',
   },
   {
     name: 'cancel',
@@ -63,12 +67,14 @@ const runActions: RunAction[] = [
     confirm: (run) =>
       `Copy run ${run.id}'s files into a new run and process it with forceUpdate: every record is written again, restoring the directory to this run's snapshot. The new run is held if a safety rule trips.`,
     perform: (ctx, run, actor) => reapplyRun(ctx, run.id, actor),
+    executorDoes: 'reapply',
   },
   {
     name: 'revalidate',
     label: 'Re-validate',
     from: ['failed'],
     perform: (ctx, run, actor) => revalidateRun(ctx, run.id, actor),
+    executorDoes: 'revalidate',
   },
 ];
 
@@ -109,6 +115,11 @@ export function runActionRoutes(router: Router, sluice: SluiceContext, backgroun
       const { action, run } = await find(ctx);
       const actor = stateOf(ctx).session!.admin.email;
       await commentOnRun(db, run.id, actor, action.name, stateOf(ctx).form?.get('comment') ?? '');
+      if (action.executorDoes && background.executorRunning) {
+        await requestRunWork(sluice, { action: action.executorDoes, runId: run.id, feedId: run.feedId, actor });
+        flash(ctx, 'ok', `${action.label}: started; this page follows its progress.`);
+        return ctx.redirect(page);
+      }
       const outcome = await background.start(`${action.name} run ${run.id}`, () => action.perform(sluice, run, actor));
       if (outcome.pending) {
         flash(ctx, 'ok', `${action.label}: started; this page follows its progress.`);

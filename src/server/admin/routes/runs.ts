@@ -67,12 +67,15 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
     const op = changeKinds.find((k) => k.entity === entity && k.op === opText)?.op;
     const search = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 320) : '';
     const { page, limit, offset } = pageParams(ctx, CHANGES_PER_PAGE);
+    // While its change set is being written the page shows progress, not the rows: counting and
+    // listing them waits for the writer (seconds on MySQL at a million rows).
+    const writing = run.state === 'validating' || run.state === 'applying';
     const [events, errors, files, changes, fieldSummary, mappingChange, errorCodes] = await Promise.all([
       runEvents(db, run.id),
       runErrors(db, run.id, { limit: ERRORS_SHOWN }),
       runFiles(db, run.id),
-      listRunChanges(db, run.id, { entity, op, search }, { limit, offset }),
-      run.counts.users.updated + run.counts.users.reactivated > 0 ? cachedRunFieldSummary(db, sluice.database.dialect, run) : [],
+      writing ? { total: 0, changes: [] } : listRunChanges(db, run.id, { entity, op, search }, { limit, offset }, search ? undefined : storedTotal(run, entity, op)),
+      !writing && run.counts.users.updated + run.counts.users.reactivated > 0 ? cachedRunFieldSummary(db, sluice.database.dialect, run) : [],
       run.holdReasons.some((r) => r.rule === 'holdOnMappingChange') ? runMappingChange(db, run) : null,
       run.errorCount > 0 ? runErrorCodes(db, run.id) : [],
     ]);
@@ -147,4 +150,14 @@ function prettyJson(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * The number of changes a filter by kind shows, from the counts stored with the change set
+ * (they are its rows grouped by kind); undefined where only counting the rows can tell.
+ */
+function storedTotal(run: Run, entity: ChangeEntity | undefined, op: string | undefined): number | undefined {
+  if (run.channel === 'app' || run.channel === 'export') return undefined;
+  if (!entity) return changeKinds.reduce((sum, k) => sum + k.count(run), 0);
+  return op ? changeKinds.find((k) => k.entity === entity && k.op === op)?.count(run) : undefined;
 }
