@@ -63,6 +63,20 @@ export async function recordRunFile(ctx: Context, runId: number, name: string, k
   await transactionRetryingDeadlocks(ctx.database, `record ${name}`, (trx) => insertRunFile(trx, runId, name, key, stored));
 }
 
+/**
+ * Records a file found in a receiving run's archive folder unless it is recorded by now. Under the
+ * run's lock: another server's receive moves its file into the folder just before it commits the
+ * row, and that row is seen here only once its transaction has ended.
+ */
+export async function adoptRunFile(ctx: Context, runId: number, name: string, key: string, stored: StoredFile): Promise<boolean> {
+  return transactionRetryingDeadlocks(ctx.database, `adopt ${name}`, async (trx) => {
+    if (!(await lockReceivingRun(ctx, trx, runId))) return false;
+    if (await trx('run_files').where({ run_id: runId, name }).first('id')) return false;
+    await insertRunFile(trx, runId, name, key, stored);
+    return true;
+  });
+}
+
 async function insertRunFile(trx: Knex.Transaction, runId: number, name: string, key: string, stored: StoredFile) {
   // The replaced row is looked up and deleted by its id: a DELETE by (run_id, name) that finds
   // nothing — the usual case — takes a gap lock on InnoDB's unique index, and two servers

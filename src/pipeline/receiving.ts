@@ -12,7 +12,7 @@ import { archiveKey, describeStored, type StoredFile } from '../archive/archive.
 import { toDbTime } from '../storage/dialect.js';
 import { transactionRetryingDeadlocks } from '../storage/retry.js';
 import { faultPoint } from './faults.js';
-import { commitRunFile, lockReceivingRun, queueRun, recordRunFile } from './intake.js';
+import { adoptRunFile, commitRunFile, lockReceivingRun, queueRun } from './intake.js';
 
 /**
  * The feed's open upload set on a channel: files arriving one by one (HTTP uploads, a folder
@@ -86,7 +86,7 @@ export async function recordReceivedFile(
 
 /**
  * Files that reached a receiving run's archive folder but were never recorded — the process
- * stopped between the move and the insert — are recorded now, so a claimed file is never lost.
+ * stopped between the move and the commit — are recorded now, so a claimed file is never lost.
  */
 export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Promise<string[]> {
   const prefix = `${feed.slug}/${run.id}/`;
@@ -94,7 +94,7 @@ export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Pr
   const adopted: string[] = [];
   for (const name of await ctx.archive.list(prefix)) {
     if (recorded.has(name)) continue;
-    await recordRunFile(ctx, run.id, name, `${prefix}${name}`, await describeStored(ctx.archive, `${prefix}${name}`));
+    if (!(await adoptRunFile(ctx, run.id, name, `${prefix}${name}`, await describeStored(ctx.archive, `${prefix}${name}`)))) continue;
     await addRunEvent(ctx.database.knex, run.id, `recovered ${name}, claimed before the last stop`);
     adopted.push(name);
   }
