@@ -7,7 +7,7 @@ import { CONTROL_FILE_NAME } from '../core/control/controlFile.js';
 import { fileNameProblem, isTemporaryName } from '../core/fileNames.js';
 import { listFeeds, type Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
-import { adoptArchivedFiles, completeIfReady, openReceivingRun, receiveFile } from '../pipeline/receiving.js';
+import { adoptArchivedFiles, completeIfReady, openReceivingRun, recordReceivedFile } from '../pipeline/receiving.js';
 import { faultPoint } from '../pipeline/faults.js';
 import { addRunEvent, getRun } from '../runs/runs.service.js';
 
@@ -45,7 +45,10 @@ export class FolderInbox {
 
   async scanAll(): Promise<void> {
     if (this.closed) return;
-    for (const feed of await listFeeds(this.ctx.database.knex)) await this.scan(feed);
+    // One feed's failed scan does not hold up the others' until the next rescan.
+    for (const feed of await listFeeds(this.ctx.database.knex)) {
+      await this.scan(feed).catch((error: unknown) => log.warn('inbox scan failed', { feed: feed.slug, error: String(error) }));
+    }
   }
 
   private closed = false;
@@ -115,6 +118,25 @@ export class FolderInbox {
   }
 
   /**
+   * A claimed file that could not be received goes back to the inbox, so the next scan (of any
+   * server) tries again, instead of waiting in its claim until the claim's lease runs out. A newer
+   * file of that name written meanwhile is not overwritten: the claim then stays and is adopted
+   * later. (Not a hard link back: another server claiming it would refuse a file with two names.)
+   */
+  private async unclaim(feed: Feed, holder: string, name: string) {
+    const target = join(this.feedFolder(feed), name);
+    try {
+      if (await lstat(target).then(() => true, () => false)) throw new Error(`a newer ${name} is in the inbox folder`);
+      await rename(join(holder, name), target);
+      await rm(holder, { recursive: true, force: true });
+      log.warn('a claimed file could not be received; it is back in the inbox folder', { feed: feed.slug, file: name });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') log.warn('a claimed file could not be received nor put back; it is adopted once its claim is old', { feed: feed.slug, file: name, error: String(error) });
+    }
+  }
+
+  /**
    * Reads the claimed file only if it is a regular file of the inbox's own file system: a link
    * (to /etc/shadow, say) swapped in before the rename, a FIFO or a device is refused. The file
    * is opened without following links and checked on the descriptor; the archive then takes
@@ -135,13 +157,17 @@ export class FolderInbox {
       return;
     }
     const handle = opened;
-    let result;
+    let runId;
     try {
-      result = await receiveFile(this.ctx, feed, 'folder', name, { path: join(holder, name), handle });
-    } finally {
+      ({ runId } = await recordReceivedFile(this.ctx, feed, 'folder', name, { path: join(holder, name), handle }));
+    } catch (error) {
       await handle.close();
+      if (!adopting) await this.unclaim(feed, holder, name);
+      throw error;
     }
+    await handle.close();
     await rm(holder, { recursive: true, force: true });
+    const result = await completeIfReady(this.ctx, runId);
     log.info('claimed a file from the inbox folder', { feed: feed.slug, run: result.run.id, file: name, missing: result.missing });
     await faultPoint('folder:after-claim');
   }

@@ -10,6 +10,7 @@ import { SluiceError, usageError } from '../errors.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
+import { transactionRetryingDeadlocks } from '../storage/retry.js';
 import { faultPoint } from './faults.js';
 import { announce } from './wakeUp.js';
 
@@ -32,7 +33,7 @@ export async function addRunFile(ctx: Context, run: Run, feed: Feed, name: strin
   const incoming = await ctx.archive.receive(source.stream);
   try {
     await faultPoint('intake:after-archive');
-    await ctx.database.knex.transaction(async (trx) => {
+    await transactionRetryingDeadlocks(ctx.database, `add ${name}`, async (trx) => {
       if (!(await lockReceivingRun(ctx, trx, run.id))) throw new SluiceError('conflict', `run ${run.id} is no longer receiving files`);
       await commitRunFile(trx, run.id, name, key, incoming);
     });
@@ -47,19 +48,41 @@ export async function lockReceivingRun(ctx: Context, trx: Knex.Transaction, runI
   return !!(await ctx.database.dialect.forUpdate(trx('runs').where({ id: runId, state: 'receiving' }).first('id')));
 }
 
-/** Moves a received file to its key and records it, inside the caller's transaction that locked the receiving run. */
+/**
+ * Records a received file and moves it to its key, inside the caller's transaction that locked
+ * the receiving run. The move comes last: a transaction rolled back before it (a deadlock's
+ * victim) can be run again with the file still where `incoming` holds it.
+ */
 export async function commitRunFile(trx: Knex.Transaction, runId: number, name: string, key: string, incoming: IncomingFile) {
-  await incoming.commit(key);
   await insertRunFile(trx, runId, name, key, incoming.stored);
+  await incoming.commit(key);
 }
 
 /** Records an archived file with its run; a file of the same name is replaced. */
 export async function recordRunFile(ctx: Context, runId: number, name: string, key: string, stored: StoredFile) {
-  await ctx.database.knex.transaction((trx) => insertRunFile(trx, runId, name, key, stored));
+  await transactionRetryingDeadlocks(ctx.database, `record ${name}`, (trx) => insertRunFile(trx, runId, name, key, stored));
+}
+
+/**
+ * Records a file found in a receiving run's archive folder unless it is recorded by now. Under the
+ * run's lock: another server's receive moves its file into the folder just before it commits the
+ * row, and that row is seen here only once its transaction has ended.
+ */
+export async function adoptRunFile(ctx: Context, runId: number, name: string, key: string, stored: StoredFile): Promise<boolean> {
+  return transactionRetryingDeadlocks(ctx.database, `adopt ${name}`, async (trx) => {
+    if (!(await lockReceivingRun(ctx, trx, runId))) return false;
+    if (await trx('run_files').where({ run_id: runId, name }).first('id')) return false;
+    await insertRunFile(trx, runId, name, key, stored);
+    return true;
+  });
 }
 
 async function insertRunFile(trx: Knex.Transaction, runId: number, name: string, key: string, stored: StoredFile) {
-  await trx('run_files').where({ run_id: runId, name }).delete();
+  // The replaced row is looked up and deleted by its id: a DELETE by (run_id, name) that finds
+  // nothing — the usual case — takes a gap lock on InnoDB's unique index, and two servers
+  // receiving files for different runs then deadlock on each other's gap when they insert.
+  const replaced = await trx('run_files').where({ run_id: runId, name }).first('id');
+  if (replaced) await trx('run_files').where({ id: replaced.id }).delete();
   await trx('run_files').insert({
     run_id: runId,
     name,

@@ -10,8 +10,9 @@ import { setProblem } from '../core/problems.js';
 import { addRunEvent, createRun, getRun, recordProblems, runFiles, transition, updateRunFields, type Run, type RunChannel } from '../runs/runs.service.js';
 import { archiveKey, describeStored, type StoredFile } from '../archive/archive.js';
 import { toDbTime } from '../storage/dialect.js';
+import { transactionRetryingDeadlocks } from '../storage/retry.js';
 import { faultPoint } from './faults.js';
-import { commitRunFile, lockReceivingRun, queueRun, recordRunFile } from './intake.js';
+import { adoptRunFile, commitRunFile, lockReceivingRun, queueRun } from './intake.js';
 
 /**
  * The feed's open upload set on a channel: files arriving one by one (HTTP uploads, a folder
@@ -20,7 +21,7 @@ import { commitRunFile, lockReceivingRun, queueRun, recordRunFile } from './inta
  */
 export async function openReceivingRun(ctx: Context, feed: Feed, channel: RunChannel): Promise<Run> {
   const db = ctx.database.knex;
-  const id = await db.transaction(async (trx) => {
+  const id = await transactionRetryingDeadlocks(ctx.database, 'open a receiving run', async (trx) => {
     await ctx.database.dialect.forUpdate(trx('feeds').where({ id: feed.id }).first('id'));
     const open = await trx('runs').where({ feed_id: feed.id, channel, state: 'receiving' }).orderBy('id').first('id');
     if (open) return Number(open.id);
@@ -50,13 +51,27 @@ export async function receiveFile(
   name: string,
   source: { stream: AsyncIterable<Uint8Array> } | { path: string; handle: FileHandle },
 ): Promise<ReceiveResult> {
+  const { runId, stored } = await recordReceivedFile(ctx, feed, channel, name, source);
+  return { ...(await completeIfReady(ctx, runId)), stored };
+}
+
+/** The first half of `receiveFile`: the file archived and recorded in the open set, not yet queued. */
+export async function recordReceivedFile(
+  ctx: Context,
+  feed: Feed,
+  channel: RunChannel,
+  name: string,
+  source: { stream: AsyncIterable<Uint8Array> } | { path: string; handle: FileHandle },
+): Promise<{ runId: number; stored: StoredFile }> {
   const problem = fileNameProblem(name);
   if (problem) throw usageError(`${JSON.stringify(name)}: ${problem}`);
   const incoming = 'stream' in source ? await ctx.archive.receive(source.stream) : await ctx.archive.receiveOpened(source.path, source.handle);
   let runId: number;
   try {
     await faultPoint('intake:after-archive');
-    runId = await ctx.database.knex.transaction(async (trx) => {
+    // Servers receiving files for different feeds at once can meet in run_files' index; the
+    // victim of such a deadlock is retried rather than losing the file it was receiving.
+    runId = await transactionRetryingDeadlocks(ctx.database, `receive ${name}`, async (trx) => {
       await ctx.database.dialect.forUpdate(trx('feeds').where({ id: feed.id }).first('id'));
       const open = await trx('runs').where({ feed_id: feed.id, channel, state: 'receiving' }).orderBy('id').first('id');
       const id = open && (await lockReceivingRun(ctx, trx, Number(open.id))) ? Number(open.id) : (await createRun(trx, { feedId: feed.id, channel })).id;
@@ -66,12 +81,12 @@ export async function receiveFile(
   } finally {
     await incoming.discard();
   }
-  return { ...(await completeIfReady(ctx, runId)), stored: incoming.stored };
+  return { runId, stored: incoming.stored };
 }
 
 /**
  * Files that reached a receiving run's archive folder but were never recorded — the process
- * stopped between the move and the insert — are recorded now, so a claimed file is never lost.
+ * stopped between the move and the commit — are recorded now, so a claimed file is never lost.
  */
 export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Promise<string[]> {
   const prefix = `${feed.slug}/${run.id}/`;
@@ -79,7 +94,7 @@ export async function adoptArchivedFiles(ctx: Context, feed: Feed, run: Run): Pr
   const adopted: string[] = [];
   for (const name of await ctx.archive.list(prefix)) {
     if (recorded.has(name)) continue;
-    await recordRunFile(ctx, run.id, name, `${prefix}${name}`, await describeStored(ctx.archive, `${prefix}${name}`));
+    if (!(await adoptRunFile(ctx, run.id, name, `${prefix}${name}`, await describeStored(ctx.archive, `${prefix}${name}`)))) continue;
     await addRunEvent(ctx.database.knex, run.id, `recovered ${name}, claimed before the last stop`);
     adopted.push(name);
   }

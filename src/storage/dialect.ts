@@ -38,6 +38,8 @@ export interface Dialect {
   forUpdate<T extends Knex.QueryBuilder>(query: T): T;
   /** Whether an error says a unique key was violated. */
   isUniqueViolation(error: unknown): boolean;
+  /** Whether an error says the database rolled the transaction back to break a deadlock. */
+  isDeadlock(error: unknown): boolean;
   /** A writer for many rows of one table, outside any transaction (staging, change sets). */
   openBulkWriter(knex: Knex, table: string, columns: string[]): Promise<BulkWriter>;
 }

@@ -145,6 +145,7 @@ export const mysqlDialect: Dialect = {
   }),
   forUpdate: (query) => query.forUpdate() as typeof query,
   isUniqueViolation: (error) => (error as { code?: string })?.code === 'ER_DUP_ENTRY',
+  isDeadlock: (error) => (error as { code?: string })?.code === 'ER_LOCK_DEADLOCK',
   async openBulkWriter(knex, table, columns) {
     if (await canLoadData(knex)) return new LoadDataWriter(knex, table, columns);
     const size = mysqlDialect.maxRowsPerInsert(columns.length);

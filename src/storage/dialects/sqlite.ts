@@ -39,6 +39,8 @@ export const sqliteDialect: Dialect = {
   }),
   forUpdate: (query) => query,
   isUniqueViolation: (error) => String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT'),
+  // One writer at a time: SQLite has no deadlocks to break.
+  isDeadlock: () => false,
   // One prepared statement in one transaction per chunk; the connection is borrowed only while
   // a chunk is written, since the pool has just the one.
   async openBulkWriter(knex: Knex, table: string, columns: string[]) {
