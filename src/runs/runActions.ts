@@ -14,9 +14,21 @@ import { getRun, requireTransition, runFiles, type Run } from './runs.service.js
 
 /** The actions of PRODUCT §6, shared by the CLI, the API and the admin page. */
 
+/** The states each action that does a run's work starts from (PRODUCT §6). */
+export const workActionStates = {
+  apply: ['held'],
+  reapply: ['applied', 'failed', 'cancelled', 'superseded'],
+  revalidate: ['failed'],
+} as const satisfies Record<string, readonly RunState[]>;
+
+/** Refuses, as the action itself would, an action the run's state does not allow: before it is handed on. */
+export function assertWorkAction(run: Run, action: keyof typeof workActionStates): void {
+  assertState(run, [...workActionStates[action]], action === 'reapply' ? 're-apply' : action);
+}
+
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
   const held = await getRun(ctx.database.knex, runId);
-  assertState(held, ['held'], 'apply');
+  assertWorkAction(held, 'apply');
   await audit(ctx, actor, 'run.apply', runId);
   // A held export is approved by sending it; it changes nothing in the directory.
   if (held.channel === 'export') return releaseExport(ctx, runId, actor);
@@ -50,7 +62,7 @@ export async function cancelRun(ctx: Context, runId: number, options: { actor?: 
 export async function reapplyRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
   const db = ctx.database.knex;
   const source = await getRun(db, runId);
-  assertState(source, ['applied', 'failed', 'cancelled', 'superseded'], 're-apply');
+  assertWorkAction(source, 'reapply');
   // An application's changes and their exports are not snapshots of the source.
   if (source.channel === 'app' || source.channel === 'export') throw invalidState(`run ${source.id} is an ${source.channel} run; only a source's runs can be re-applied`, { reason: 'not_a_source_run' });
   const feed = await getFeed(db, source.feedId);

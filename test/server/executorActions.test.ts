@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAdmin } from '../../src/admins/admins.service.js';
+import { createPersonalToken } from '../../src/admins/personalTokens.service.js';
 import { addFeed, getFeed } from '../../src/feeds/feeds.service.js';
 import { runFromFolder } from '../../src/pipeline/intake.js';
 import { getRun, runEvents } from '../../src/runs/runs.service.js';
@@ -63,5 +64,25 @@ describe('admin actions handed to the run executor', () => {
     const audits = await db('audit_log').where({ action: 'run.apply', target: `run ${run.id}` });
     expect(audits.map((a) => a.actor)).toEqual(['op@example.org']);
     expect(await db('run_requests').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+  }, 400_000);
+
+  it('hands an Apply over the API to the executor too: 202 at once, a wrong state refused first, applied once', async () => {
+    const db = server.ctx.database.knex;
+    await addFeed(db, 'api');
+    const feed = await getFeed(db, 'api');
+    const folder = await writeBigSet(await mkdtemp(join(tmpdir(), 'sluice-api-')), 20_000);
+    const run = await runFromFolder(server.ctx, feed, folder, { keepSource: true });
+    await until('the run to be held', async () => (await getRun(db, run.id)).state === 'held', 180_000);
+    const { token } = await createPersonalToken(db, 'op@example.org', { label: 'release script', actor: 'test' });
+    const post = (action: string) => fetch(`${server.url}/api/v1/runs/${run.id}/${action}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+
+    const wrong = await post('revalidate'); // only a failed run is re-validated
+    expect(wrong.status).toBe(409);
+    const answer = await post('apply');
+    expect(answer.status).toBe(202);
+    expect(await answer.json()).toMatchObject({ id: run.id, state: 'held' });
+    await until('the run to be applied', async () => (await getRun(db, run.id)).state === 'applied', 180_000);
+    expect((await runEvents(db, run.id)).filter((e) => e.state === 'applied')).toHaveLength(1);
+    expect((await db('audit_log').where({ action: 'run.apply', target: `run ${run.id}` })).map((a) => a.actor)).toEqual([expect.stringMatching(/^token:sluiceadm_/)]);
   }, 400_000);
 });

@@ -5,7 +5,8 @@ import { authenticatePersonalToken, PERSONAL_TOKEN_PREFIX, type PersonalGrant } 
 import type { Context as SluiceContext } from '../../context.js';
 import { SluiceError } from '../../errors.js';
 import { getFeed } from '../../feeds/feeds.service.js';
-import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
+import { approveRun, assertWorkAction, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
+import { requestRunWork } from '../../runs/runRequests.js';
 import { presentRun } from '../../runs/runs.presenter.js';
 import { getRun, type Run } from '../../runs/runs.service.js';
 import type { BackgroundWork } from '../backgroundWork.js';
@@ -49,6 +50,16 @@ export function runActionApiRoutes(router: Router, sluice: SluiceContext, backgr
     // The unsafe cancel of a run in progress is explicit, as the page's confirmation is.
     const unsafe = ctx.params.action === 'cancel' && ctx.query.unsafe === 'true';
     const { actor } = (ctx.state as { personal: PersonalGrant }).personal;
+    const action = ctx.params.action!;
+    if ((action === 'apply' || action === 'reapply' || action === 'revalidate') && background.executorRunning) {
+      // The run's work is the executor's, as for the admin page: the request answers at once.
+      const run = await getRun(db, id);
+      assertWorkAction(run, action);
+      await requestRunWork(sluice, { action, runId: id, feedId: run.feedId, actor });
+      ctx.status = 202;
+      ctx.body = { ...(await presentRun(db, run, await getFeed(db, run.feedId))), statusUrl: runUrl(sluice, run.id) };
+      return;
+    }
     const outcome = await background.start(`${ctx.params.action} run ${id} (API)`, () => perform(sluice, id, actor, unsafe));
     const run = outcome.pending ? await getRun(db, id) : outcome.value;
     ctx.status = outcome.pending ? 202 : 200;
