@@ -22,6 +22,7 @@ describe('configuration', () => {
       trustProxy: false,
       readLimits: { maxFieldChars: 64 * 1024, maxRecordChars: 1024 * 1024 },
       sftp: { port: null, hostKeyPath: null, maxConnections: 50 },
+      executors: 2,
     });
     expect(loadConfig({ SLUICE_MAX_FIELD_KB: '128', SLUICE_MAX_RECORD_KB: '4096' }).readLimits).toEqual({ maxFieldChars: 128 * 1024, maxRecordChars: 4096 * 1024 });
     expect(() => loadConfig({ SLUICE_MAX_FIELD_KB: '512', SLUICE_MAX_RECORD_KB: '256' })).toThrow('SLUICE_MAX_RECORD_KB (256) must be at least SLUICE_MAX_FIELD_KB (512)');
