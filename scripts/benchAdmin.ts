@@ -3,7 +3,6 @@
  * an operator uses most, with that many runs in the database: p50 and p95 over 300 requests each.
  */
 import { parseArgs } from 'node:util';
-import mysql from 'mysql2/promise';
 import { addAdmin } from '../src/admins/admins.service.js';
 import { loadConfig } from '../src/config.js';
 import { addFeed } from '../src/feeds/feeds.service.js';
@@ -12,21 +11,14 @@ import { toDbTime } from '../src/storage/dialect.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchDatabaseUrl } from './benchDatabase.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '10000' }, db: { type: 'string', default: 'mysql' }, 'mysql-url': { type: 'string', default: 'mysql://root@127.0.0.1:3306/sluice_bench_admin' } },
 });
 const runCount = Number(values.runs);
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-admin-'));
-let databaseUrl = `sqlite:${join(dataDir, 'bench.sqlite')}`;
-if (values.db === 'mysql') {
-  const url = new URL(values['mysql-url']!);
-  const admin = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: url.username, password: url.password });
-  await admin.query(`DROP DATABASE IF EXISTS \`${url.pathname.slice(1)}\``);
-  await admin.query(`CREATE DATABASE \`${url.pathname.slice(1)}\` CHARACTER SET utf8mb4`);
-  await admin.end();
-  databaseUrl = url.toString();
-}
+const databaseUrl = await benchDatabaseUrl(values.db, values['mysql-url']!, dataDir, 'bench.sqlite');
 process.env.LOG_LEVEL = 'warn';
 const server = await serve(loadConfig({ DATABASE_URL: databaseUrl, SLUICE_DATA_DIR: dataDir, PORT: '0', SLUICE_JOBS: 'off' }));
 const db = server.ctx.database.knex;

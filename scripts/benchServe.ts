@@ -13,8 +13,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import mysql from 'mysql2/promise';
 import { packageRoot } from '../src/paths.js';
+import { benchDatabaseUrl } from './benchDatabase.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,15 +28,7 @@ const { values } = parseArgs({
 const root = resolve(values.root!);
 const rows = Number(values.rows);
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-serve-'));
-let databaseUrl = `sqlite:${join(dataDir, 'sluice.sqlite')}`;
-if (values.db === 'mysql') {
-  const url = new URL(values['mysql-url']!);
-  const admin = await mysql.createConnection({ host: url.hostname, port: Number(url.port || 3306), user: url.username, password: url.password });
-  await admin.query(`DROP DATABASE IF EXISTS \`${url.pathname.slice(1)}\``);
-  await admin.query(`CREATE DATABASE \`${url.pathname.slice(1)}\` CHARACTER SET utf8mb4`);
-  await admin.end();
-  databaseUrl = url.toString();
-}
+const databaseUrl = await benchDatabaseUrl(values.db, values['mysql-url']!, dataDir, 'sluice.sqlite');
 const env = { ...process.env, DATABASE_URL: databaseUrl, SLUICE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORT: '0', SLUICE_SETTLE_SECONDS: '1' };
 
 function cli(args: string[], input?: string): Promise<string> {

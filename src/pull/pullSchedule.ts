@@ -1,9 +1,8 @@
 import type { Context } from '../context.js';
-import { nextPullAfter, parseSchedule } from '../core/schedule.js';
-import { listFeeds, type Feed } from '../feeds/feeds.service.js';
+import { listFeeds } from '../feeds/feeds.service.js';
+import { claimDueSlot } from '../jobs/scheduleSlots.js';
 import { log } from '../log.js';
 import type { Run } from '../runs/runs.service.js';
-import { fromDbTime, toDbTime } from '../storage/dialect.js';
 import { pullFeed } from './pullFeed.js';
 
 /**
@@ -14,7 +13,13 @@ import { pullFeed } from './pullFeed.js';
 export async function runScheduledPulls(ctx: Context, now = new Date()): Promise<Run[]> {
   const runs: Run[] = [];
   for (const feed of await listFeeds(ctx.database.knex)) {
-    const slot = await claimDueSlot(ctx, feed, now);
+    const { schedule, pullUrl, finalSyncAt } = feed.settings;
+    const slot = await claimDueSlot(ctx.database.knex, { table: 'feed_pulls', nextColumn: 'next_pull_at' }, feed.id, {
+      scheduleText: schedule,
+      active: !!pullUrl,
+      notAfter: finalSyncAt ? new Date(finalSyncAt) : null,
+      now,
+    });
     if (!slot) continue;
     try {
       runs.push(await pullFeed(ctx, feed, `schedule (${feed.settings.schedule})`));
@@ -23,30 +28,4 @@ export async function runScheduledPulls(ctx: Context, now = new Date()): Promise
     }
   }
   return runs;
-}
-
-async function claimDueSlot(ctx: Context, feed: Feed, now: Date): Promise<boolean> {
-  const db = ctx.database.knex;
-  const { schedule: text, pullUrl, finalSyncAt } = feed.settings;
-  const schedule = parseSchedule(text);
-  const row = (await db('feed_pulls').where({ feed_id: feed.id }).first()) as { schedule: string | null; next_pull_at: unknown } | undefined;
-  if (schedule.kind === 'off' || !pullUrl) {
-    if (row?.next_pull_at) await db('feed_pulls').where({ feed_id: feed.id }).update({ schedule: null, next_pull_at: null });
-    return false;
-  }
-  const next = fromDbTime(row?.next_pull_at ?? null);
-  if (!row || !next || row.schedule !== text) {
-    // A new or changed schedule starts from now: the first pull is its next occurrence.
-    const first = toDbTime(nextPullAfter(schedule, now)!);
-    if (row) await db('feed_pulls').where({ feed_id: feed.id }).update({ schedule: text, next_pull_at: first });
-    else await db('feed_pulls').insert({ feed_id: feed.id, schedule: text, next_pull_at: first }).onConflict('feed_id').ignore();
-    return false;
-  }
-  const due = new Date(next);
-  if (due > now) return false;
-  if (finalSyncAt && due > new Date(finalSyncAt)) return false;
-  const claimed = await db('feed_pulls')
-    .where({ feed_id: feed.id, next_pull_at: toDbTime(due) })
-    .update({ next_pull_at: toDbTime(nextPullAfter(schedule, now)!) });
-  return claimed === 1;
 }
