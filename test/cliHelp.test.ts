@@ -53,6 +53,7 @@ describe('sluice CLI: help, parsing and the read-only verbs', () => {
       [['runs', '--limit', 'x'], '--limit must be a whole number from 1 (got "x")'],
       [['import', '/no/such/folder', '--feed', 'hr'], '"/no/such/folder" is not a folder'],
       [['validate', '/no/such/folder'], '"/no/such/folder" is not a folder'],
+      [['users', 'hr', '--state', 'weird'], '--state must be one of active, suspended (got "weird")'],
     ];
     for (const [args, message] of cases) {
       const result = await runCli(args, env);
@@ -125,5 +126,15 @@ describe('sluice CLI: help, parsing and the read-only verbs', () => {
     expect(shown.stdout).toContain('To: ops@example.org\n');
     expect(shown.stdout).toContain(`Subject: ${mails[0].subject}\n`);
     expect(JSON.parse((await runCli(['mail', 'show', String(mails[0].id), '--json'], env)).stdout).text).toContain('hr');
+  });
+
+  it('ends quietly when its reader closes the pipe early (sluice --help | head -1)', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'sluice.js'), 'users', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect([code, stderr]).toEqual([0, '']);
   });
 });

@@ -8,6 +8,9 @@ import type { Db } from '../../storage/dialect.js';
 import { EXIT, printJson } from '../output.js';
 import { positional, withContext, type Command, type CommandInput } from './shared.js';
 
+/** The states of `directory_users.state`. */
+const userStates = ['active', 'suspended'];
+
 /** Read-only views of what the admin page shows: user lookup, groups, the audit log, the outbox. */
 
 const limitOf = (input: CommandInput, fallback: number) => {
@@ -29,6 +32,7 @@ export const usersCommand: Command = {
   async run(input) {
     const limit = limitOf(input, 50);
     const state = input.options.state as string | undefined;
+    if (state !== undefined && !userStates.includes(state)) throw usageError(`--state must be one of ${userStates.join(', ')} (got "${state}")`);
     return withContext(input, async (ctx) => {
       const db = ctx.database.knex;
       const feed = await getFeed(db, positional(input, 0, 'feed'));
