@@ -94,5 +94,5 @@ export async function keepUnexportedAppUsers(db: Knex, runId: number, feedId: nu
         )
         .select('d.id'),
     )
-    .delete();
+    .update({ kept: true });
 }

@@ -46,11 +46,13 @@ export const fromRow = (r: any): DirectoryUser => {
     updatedAt: fromDbTime(r.updated_at)!,
     suspendedAt: fromDbTime(r.suspended_at),
     createdInRun: Number(r.created_in_run),
-    lastSeenInRun: Number(r.last_seen_in_run),
+    lastSeenInRun: Number(r.last_seen_in_run) || Number(r.feed_last_full_run_id),
   };
 };
 
-const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').select('u.*', 'f.slug as feed_slug');
+/** What `fromRow` reads: `last_seen_in_run` is 0 for the users of the feed's latest full run (README, "directory_users"). */
+export const directoryUserSelect = ['u.*', 'f.slug as feed_slug', 'f.last_full_run_id as feed_last_full_run_id'];
+const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').select(directoryUserSelect);
 
 /**
  * Users whose key is exactly `query`, or whose email address is `query` in any letter case, in

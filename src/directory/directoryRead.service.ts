@@ -1,6 +1,6 @@
 import { notFound, usageError } from '../errors.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
-import { fromRow, getDirectoryUser, userGroups, type DirectoryUser } from './directory.service.js';
+import { directoryUserSelect, fromRow, getDirectoryUser, userGroups, type DirectoryUser } from './directory.service.js';
 
 /** A user as the read API shows it: fields by name, the fields the source locks, groups, state. */
 export interface PresentedUser {
@@ -48,7 +48,7 @@ export async function listUsers(db: Db, feedId: number, query: { after?: string;
     if (Number.isNaN(since)) throw usageError(`updatedSince must be a date and time like 2026-11-28T06:00:00Z (got "${query.updatedSince}")`);
     q.where('u.updated_at', '>=', toDbTime(new Date(since)));
   }
-  const rows = await q.select('u.*', 'f.slug as feed_slug');
+  const rows = await q.select(directoryUserSelect);
   const more = rows.length > limit;
   const items = rows.slice(0, limit);
   return { items: items.map((r: Record<string, unknown>) => presentUser(fromRow(r))), next: more ? String(items[items.length - 1]!.id) : null };

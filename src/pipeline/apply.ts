@@ -28,8 +28,12 @@ export async function applyChangeSet(
   const any = (n: number) => n > 0;
   const { dialect } = ctx.database;
   const now = toDbTime();
-  const feed = await dialect.forUpdate(trx('feeds').where({ id: F }).first('directory_version'));
+  const feed = await dialect.forUpdate(trx('feeds').where({ id: F }).first('directory_version', 'last_full_run_id'));
   if (Number(feed.directory_version) !== input.baselineVersion) throw new BaselineMovedError();
+  const full = input.control.mode === 'full';
+  // See `last_seen_in_run` in the README: 0 is "in the feed's latest full run". A full run
+  // becomes that run, so the users it names get 0; a delta run names its users' run.
+  const seenHere = full ? 0 : R;
   const lockedFields = JSON.stringify(Object.keys(input.control.users?.fields ?? {}).sort());
   const change = (entity: string, ops: string[]) =>
     `c.run_id = ${Number(R)} AND c.entity = '${entity}' AND c.op IN (${ops.map((o) => `'${o}'`).join(', ')})`;
@@ -55,9 +59,19 @@ export async function applyChangeSet(
      SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, s.row_fingerprint, ?, ?, ?, ?
        FROM run_changes c JOIN staging_users s ON s.run_id = c.run_id AND s.user_key = c.entity_key AND s.status = 'ok'
       WHERE ${change('user', ['create'])}`,
-    [F, lockedFields, now, now, R, R],
+    [F, lockedFields, now, now, R, seenHere],
   );
   await faultPoint('apply:after-user-creates');
+
+  // Before anyone is marked as seen here: the users a full run does not name were last seen
+  // in the feed's previous full run (0 said so), or keep the run they have.
+  if (full && feed.last_full_run_id !== null) await dialect.updateFrom(trx, {
+    target: 'directory_users',
+    sources: ['staging_absent a'],
+    set: { last_seen_in_run: '?' },
+    where: ['a.run_id = ?', 't.id = a.user_id', 't.last_seen_in_run = 0'],
+    bindings: [Number(feed.last_full_run_id), R],
+  });
 
   // One pass over the staged users that already exist: the fields of those that differ or come
   // back, and for every one of them the raw record, the locked fields, the fingerprint and
@@ -78,7 +92,15 @@ export async function applyChangeSet(
       locked_fields: '?',
     },
     where: ['s.run_id = ?', "s.status = 'ok'", 't.feed_id = ?', 't.user_key = s.user_key', `t.created_in_run <> ${Number(R)}`],
-    bindings: [now, R, lockedFields, R, F],
+    bindings: [now, seenHere, lockedFields, R, F],
+  });
+  // A rejected record still names its user, who was in this run (see `stageRejected`).
+  if (full) await dialect.updateFrom(trx, {
+    target: 'directory_users',
+    sources: ['staging_users s'],
+    set: { last_seen_in_run: '0' },
+    where: ['s.run_id = ?', "s.status = 'error'", 't.feed_id = ?', 't.user_key = s.user_key', 't.last_seen_in_run <> 0'],
+    bindings: [R, F],
   });
   // Removals join from the run's changes into the feed's rows by their unique key; an
   // `IN (SELECT …)` is a scan of the whole table with a subquery per row on MySQL.
@@ -113,19 +135,8 @@ export async function applyChangeSet(
     [F, now, R, F, F],
   );
 
-  if (input.control.mode === 'full') {
-    // A full run names every user it still has: all active users but the absent ones were in
-    // it, including those skipped as unchanged. One pass over the feed's rows, no join, and
-    // only over them: the rows it passes stay locked until commit, and other feeds apply too.
-    await trx.raw(
-      `UPDATE ${dialect.withIndex('directory_users', 'directory_users_feed_id_state_index')} SET last_seen_in_run = ?
-        WHERE feed_id = ? AND state = 'active' AND last_seen_in_run <> ?
-          AND NOT EXISTS (SELECT 1 FROM staging_absent a WHERE a.run_id = ? AND a.user_id = directory_users.id)`,
-      [R, F, R, R],
-    );
-  }
   await faultPoint('apply:before-change-log');
   await writeChangeLog(ctx, trx, R, F, now);
   await faultPoint('apply:after-change-log');
-  await trx('feeds').where({ id: F }).update({ directory_version: input.baselineVersion + 1 });
+  await trx('feeds').where({ id: F }).update({ directory_version: input.baselineVersion + 1, ...(full && { last_full_run_id: R }) });
 }

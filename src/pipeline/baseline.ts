@@ -6,6 +6,8 @@ export interface DirectoryEntry {
   id: number;
   active: boolean;
   fingerprint: string | null;
+  /** Was in the feed's latest full run (`last_seen_in_run` 0): skipping it leaves that true. */
+  inLatestFullRun: boolean;
 }
 
 /** Where a record of a users file goes. */
@@ -59,14 +61,17 @@ export class BaselineMatcher {
     const rows = (await db('directory_users')
       .where({ feed_id: this.feedId })
       .whereIn('user_key', wanted)
-      .select('id', 'user_key', 'state', 'row_fingerprint')) as { id: number; user_key: string; state: string; row_fingerprint: string | null }[];
-    for (const r of rows) found.set(r.user_key, { id: Number(r.id), active: r.state === 'active', fingerprint: r.row_fingerprint });
+      .select('id', 'user_key', 'state', 'row_fingerprint', 'last_seen_in_run')) as { id: number; user_key: string; state: string; row_fingerprint: string | null; last_seen_in_run: number | string }[];
+    for (const r of rows) {
+      found.set(r.user_key, { id: Number(r.id), active: r.state === 'active', fingerprint: r.row_fingerprint, inLatestFullRun: Number(r.last_seen_in_run) === 0 });
+    }
     return found;
   }
 
   /**
    * Marks the user as present and says whether the record can be skipped: only the first
-   * record of an active user whose fingerprint is unchanged. A second record of a skipped user
+   * record of an active user whose fingerprint is unchanged and who was in the feed's latest
+   * full run (so that its `last_seen_in_run`, 0, stays true without a write). A second record of a skipped user
    * is a duplicate, so the first is staged after all (see `unskipped`) and both are rejected.
    */
   classify(entry: DirectoryEntry, fingerprint: string | null, line: number, fileIndex: number, skippable: boolean): Verdict {
@@ -77,7 +82,7 @@ export class BaselineMatcher {
     if (previous === 0) {
       if (entry.active) this.seenActive++;
       this.files[i] = fileIndex;
-      if (skippable && entry.active && fingerprint !== null && entry.fingerprint === fingerprint && line <= LINE) {
+      if (skippable && entry.active && entry.inLatestFullRun && fingerprint !== null && entry.fingerprint === fingerprint && line <= LINE) {
         this.lines[i] = (line | SKIPPED) >>> 0;
         this.skipped++;
         return 'skip';

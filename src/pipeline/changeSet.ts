@@ -49,7 +49,7 @@ export async function computeChangeSet(
   if (mode === 'full' && settings.onMissing !== 'keep') {
     // The users the files never named were found while they were read (`BaselineMatcher`).
     const absent = `FROM staging_absent a JOIN directory_users d ON d.id = a.user_id
-      WHERE a.run_id = ? AND d.feed_id = ? AND d.state = 'active'`;
+      WHERE a.run_id = ? AND a.kept = 0 AND d.feed_id = ? AND d.state = 'active'`;
     if (settings.onMissing === 'suspend') {
       await insert(`SELECT ?, 'user', 'suspend', d.user_key, NULL, '{"state":"active"}', '{"state":"suspended"}' ${absent}`, [R, R, F]);
     } else {

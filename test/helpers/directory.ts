@@ -22,8 +22,16 @@ export async function directorySnapshot(ctx: Context, feedSlug: string) {
   };
 }
 
+/**
+ * A user's row, with `last_seen_in_run` read by the README's rule (0: the feed's latest full
+ * run) and the stored value as `stored_last_seen_in_run`.
+ */
 export async function directoryUser(ctx: Context, key: string) {
-  return ctx.database.knex('directory_users').where({ user_key: key }).first();
+  const db = ctx.database.knex;
+  return db('directory_users as u')
+    .join('feeds as f', 'f.id', 'u.feed_id')
+    .where({ 'u.user_key': key })
+    .first('u.*', 'u.last_seen_in_run as stored_last_seen_in_run', db.raw('COALESCE(NULLIF(u.last_seen_in_run, 0), f.last_full_run_id) AS last_seen_in_run'));
 }
 
 export async function groupsOf(ctx: Context, key: string): Promise<string[]> {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { approveRun } from '../../src/runs/runActions.js';
 import { runErrors } from '../../src/runs/runs.service.js';
+import { migrationSource } from '../../src/storage/migrations/index.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 import { directorySnapshot, directoryUser, groupsOf } from '../helpers/directory.js';
 import { importFolder, uploadSet } from '../helpers/uploads.js';
@@ -106,12 +107,43 @@ describe.each(testDatabases)('unchanged records on $name', (database) => {
     const first = await drop(people());
     const second = await drop(people().slice(0, USERS - 10));
     expect(second.counts.users).toMatchObject({ suspended: 0, unchanged: USERS - 10 });
-    const seen = await db()('directory_users').groupBy('last_seen_in_run').orderBy('last_seen_in_run').select('last_seen_in_run').count({ n: '*' });
-    expect(seen.map((r: { last_seen_in_run: number; n: number | string }) => [Number(r.last_seen_in_run), Number(r.n)])).toEqual([
+    const seen = await db()('directory_users as u')
+      .join('feeds as f', 'f.id', 'u.feed_id')
+      .groupBy('seen')
+      .orderBy('seen')
+      .select(db().raw('COALESCE(NULLIF(u.last_seen_in_run, 0), f.last_full_run_id) AS seen'))
+      .count({ n: '*' });
+    expect(seen.map((r: { seen: number; n: number | string }) => [Number(r.seen), Number(r.n)])).toEqual([
       [first.id, 10],
       [second.id, USERS - 10],
     ]);
+    // Only the ten absent users were written; the others stay 0, "in the latest full run".
+    expect(await db()('directory_users').whereNot('last_seen_in_run', 0).pluck('last_seen_in_run')).toEqual(Array(10).fill(first.id));
+
+    // Back in a later run, they are read past their unchanged fingerprint once, to clear it.
+    const third = await drop(people());
+    expect(third.counts.users).toMatchObject({ unchanged: USERS, reactivated: 0 });
+    expect(third.unchangedRows).toBe(USERS - 10);
+    expect(await db()('directory_users').whereNot('last_seen_in_run', 0).count({ n: '*' })).toEqual([{ n: 0 }]);
+    expect(await directoryUser(env.ctx, `u${USERS - 1}`)).toMatchObject({ last_seen_in_run: third.id, stored_last_seen_in_run: 0 });
     expect(await db()('directory_users').where({ state: 'active' }).count({ n: '*' })).toEqual([{ n: USERS }]);
+  });
+
+  it('migrates stored last_seen_in_run numbers to the 0-means-latest-full-run form and back, reading the same', async () => {
+    await setFeedSetting(db(), 'demo', 'onMissing', 'keep');
+    await drop(people());
+    await drop(people().slice(0, USERS - 10));
+    const seen = async () =>
+      (await db()('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').orderBy('u.user_key').select('u.user_key', db().raw('COALESCE(NULLIF(u.last_seen_in_run, 0), f.last_full_run_id) AS seen'))).map(
+        (r: { user_key: string; seen: number }) => `${r.user_key}:${Number(r.seen)}`,
+      );
+    const before = await seen();
+    await db().migrate.down({ migrationSource, name: '20261128P-last-seen-by-exception' });
+    const numbers = (await db()('directory_users').orderBy('user_key').select('user_key', 'last_seen_in_run')).map((r: { user_key: string; last_seen_in_run: number }) => `${r.user_key}:${Number(r.last_seen_in_run)}`);
+    expect(numbers).toEqual(before);
+    await db().migrate.latest({ migrationSource });
+    expect(await seen()).toEqual(before);
+    expect(await db()('directory_users').whereNot('last_seen_in_run', 0).count({ n: '*' })).toEqual([{ n: 10 }]);
   });
 
   it('a memberships file changes groups outside the records; the next full run sets them back', async () => {
@@ -129,11 +161,14 @@ describe.each(testDatabases)('unchanged records on $name', (database) => {
     );
     expect(delta.state).toBe('applied');
     expect(await groupsOf(env.ctx, 'u5')).toEqual(['extra', 'g5', 'h2']);
+    expect(await directoryUser(env.ctx, 'u5')).toMatchObject({ last_seen_in_run: delta.id, stored_last_seen_in_run: delta.id });
 
     // u5's record is byte for byte what the first run had, but its groups are not.
     const full = await drop(people());
     expect(full.counts.memberships).toEqual({ added: 0, removed: 1 });
     expect(await groupsOf(env.ctx, 'u5')).toEqual(['g5', 'h2']);
+    expect(await directoryUser(env.ctx, 'u5')).toMatchObject({ last_seen_in_run: full.id, stored_last_seen_in_run: 0 });
+    expect(await directoryUser(env.ctx, 'u6')).toMatchObject({ last_seen_in_run: full.id, stored_last_seen_in_run: 0 });
   });
 
   it('reads the files again when the directory moved between review and approval', async () => {
