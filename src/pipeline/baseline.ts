@@ -6,6 +6,8 @@ export interface DirectoryEntry {
   id: number;
   active: boolean;
   fingerprint: string | null;
+  /** The digest of the memberships files' rows the user's memberships came from, if known. */
+  membershipDigest: string | null;
 }
 
 /** Where a record of a users file goes. */
@@ -59,8 +61,16 @@ export class BaselineMatcher {
     const rows = (await db('directory_users')
       .where({ feed_id: this.feedId })
       .whereIn('user_key', wanted)
-      .select('id', 'user_key', 'state', 'row_fingerprint')) as { id: number; user_key: string; state: string; row_fingerprint: string | null }[];
-    for (const r of rows) found.set(r.user_key, { id: Number(r.id), active: r.state === 'active', fingerprint: r.row_fingerprint });
+      .select('id', 'user_key', 'state', 'row_fingerprint', 'membership_digest')) as {
+      id: number;
+      user_key: string;
+      state: string;
+      row_fingerprint: string | null;
+      membership_digest: string | null;
+    }[];
+    for (const r of rows) {
+      found.set(r.user_key, { id: Number(r.id), active: r.state === 'active', fingerprint: r.row_fingerprint, membershipDigest: r.membership_digest });
+    }
     return found;
   }
 
@@ -104,7 +114,7 @@ export class BaselineMatcher {
    * directory row it matched exactly, so the duplicate check sees (and rejects) both.
    */
   private async stageUnskipped(db: Knex, runId: number, usersFiles: string[]) {
-    const copied = ['record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
+    const copied = ['record_hash', 'row_fingerprint', 'membership_digest', ...profileColumns, 'custom', 'source_record'];
     for (const { id, fileIndex, line } of this.unskipped) {
       await db.raw(
         `INSERT INTO staging_users (run_id, user_key, file, line, status, ${copied.join(', ')})
