@@ -123,6 +123,7 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
     } else counts.users.unchanged++;
   }
   const user = await trx('directory_users').where({ feed_id: feedId, user_key: record!.key }).first('id');
+  let membershipsChanged = false;
   for (const code of change.addGroups ?? []) {
     let group = await trx('directory_groups').where({ feed_id: feedId, code }).first('id');
     if (!group) {
@@ -136,12 +137,17 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
     await trx('directory_memberships').insert({ feed_id: feedId, user_id: user.id, group_id: group.id, user_key: record!.key, group_code: code, managed: false, created_at: now, created_in_run: runId });
     await log('membership', 'add', null, null, code);
     counts.memberships.added++;
+    membershipsChanged = true;
   }
   for (const code of change.removeGroups ?? []) {
     const removed = await trx('directory_memberships').where({ user_id: user.id, group_code: code, managed: false }).delete();
     if (removed) {
       await log('membership', 'remove', null, null, code);
       counts.memberships.removed++;
+      membershipsChanged = true;
     }
   }
+  // The user's memberships are no longer those the source's memberships files gave: its next
+  // full run must stage the user rather than skip them as unchanged.
+  if (membershipsChanged) await trx('directory_users').where({ id: user.id }).update({ membership_digest: null });
 }

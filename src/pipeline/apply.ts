@@ -55,8 +55,9 @@ export async function applyChangeSet(
   const columns = profileColumns.join(', ');
   if (any(counts.users.created)) await trx.raw(
     `INSERT INTO directory_users (feed_id, user_key, ${columns}, custom, state, locked_fields, source_record, record_hash, row_fingerprint,
-                                  created_at, updated_at, created_in_run, last_seen_in_run)
-     SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, s.row_fingerprint, ?, ?, ?, ?
+                                  membership_digest, created_at, updated_at, created_in_run, last_seen_in_run)
+     SELECT ?, s.user_key, ${profileColumns.map((c) => `s.${c}`).join(', ')}, s.custom, 'active', ?, s.source_record, s.record_hash, s.row_fingerprint,
+            s.membership_digest, ?, ?, ?, ?
        FROM run_changes c JOIN staging_users s ON s.run_id = c.run_id AND s.user_key = c.entity_key AND s.status = 'ok'
       WHERE ${change('user', ['create'])}`,
     [F, lockedFields, now, now, R, seenHere],
@@ -74,7 +75,8 @@ export async function applyChangeSet(
   });
 
   // One pass over the staged users that already exist: the fields of those that differ or come
-  // back, and for every one of them the raw record, the locked fields, the fingerprint and
+  // back, and for every one of them the raw record, the locked fields, the fingerprint, the
+  // memberships digest (NULL when the run computed none: its memberships are then unknown) and
   // last_seen_in_run. A staged user whose record hash is equal gets the values it already has,
   // so only its bookkeeping changes; updated_at moves only for a real change (or forceUpdate:
   // every record is written, as the mapping's meaning may have changed).
@@ -84,7 +86,7 @@ export async function applyChangeSet(
     target: 'directory_users',
     sources: ['staging_users s'],
     set: {
-      ...Object.fromEntries([...profileColumns, 'custom', 'record_hash', 'source_record', 'row_fingerprint'].map((c) => [c, `s.${c}`])),
+      ...Object.fromEntries([...profileColumns, 'custom', 'record_hash', 'source_record', 'row_fingerprint', 'membership_digest'].map((c) => [c, `s.${c}`])),
       state: "'active'",
       suspended_at: 'NULL',
       updated_at: input.forceUpdate ? '?' : `CASE WHEN ${changed} THEN ? ELSE t.updated_at END`,

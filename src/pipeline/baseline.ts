@@ -8,6 +8,8 @@ export interface DirectoryEntry {
   fingerprint: string | null;
   /** Was in the feed's latest full run (`last_seen_in_run` 0): skipping it leaves that true. */
   inLatestFullRun: boolean;
+  /** The digest of the memberships files' rows the user's memberships came from, if known. */
+  membershipDigest: string | null;
 }
 
 /** Where a record of a users file goes. */
@@ -61,9 +63,22 @@ export class BaselineMatcher {
     const rows = (await db('directory_users')
       .where({ feed_id: this.feedId })
       .whereIn('user_key', wanted)
-      .select('id', 'user_key', 'state', 'row_fingerprint', 'last_seen_in_run')) as { id: number; user_key: string; state: string; row_fingerprint: string | null; last_seen_in_run: number | string }[];
+      .select('id', 'user_key', 'state', 'row_fingerprint', 'last_seen_in_run', 'membership_digest')) as {
+      id: number;
+      user_key: string;
+      state: string;
+      row_fingerprint: string | null;
+      last_seen_in_run: number | string;
+      membership_digest: string | null;
+    }[];
     for (const r of rows) {
-      found.set(r.user_key, { id: Number(r.id), active: r.state === 'active', fingerprint: r.row_fingerprint, inLatestFullRun: Number(r.last_seen_in_run) === 0 });
+      found.set(r.user_key, {
+        id: Number(r.id),
+        active: r.state === 'active',
+        fingerprint: r.row_fingerprint,
+        inLatestFullRun: Number(r.last_seen_in_run) === 0,
+        membershipDigest: r.membership_digest,
+      });
     }
     return found;
   }
@@ -109,7 +124,7 @@ export class BaselineMatcher {
    * directory row it matched exactly, so the duplicate check sees (and rejects) both.
    */
   private async stageUnskipped(db: Knex, runId: number, usersFiles: string[]) {
-    const copied = ['record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
+    const copied = ['record_hash', 'row_fingerprint', 'membership_digest', ...profileColumns, 'custom', 'source_record'];
     for (const { id, fileIndex, line } of this.unskipped) {
       await db.raw(
         `INSERT INTO staging_users (run_id, user_key, file, line, status, ${copied.join(', ')})

@@ -5,13 +5,15 @@ import { mappingFingerprint, parseControlFile } from '../core/control/controlFil
 import type { ControlFile, FileSpec } from '../core/control/types.js';
 import { setProblem, type Problem } from '../core/problems.js';
 import { openRecords, ReadError, type RecordReader } from '../core/readers/index.js';
-import { groupsColumns, mapGroup, mapMembership, membershipsColumns } from '../core/records/groups.js';
+import { groupsColumns, mapGroup, membershipsColumns } from '../core/records/groups.js';
+import { MembershipDigests } from '../core/records/membershipDigest.js';
 import { checkHeader, checkKeysSeen, ignoredColumnsMessage, unusedColumns } from '../core/records/header.js';
 import { usersColumns } from '../core/records/users.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { addRunEvent, recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
 import type { BulkWriter } from '../storage/bulk.js';
 import { BaselineMatcher } from './baseline.js';
+import { readMembershipRows, type MembershipsPass } from './membershipRows.js';
 import { checkRunOwned, currentProgress } from './runLease.js';
 import { stagedUserColumns, stageUsersRows } from './stageUsers.js';
 
@@ -66,7 +68,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       await problems.add(setProblem('file_extra', 'this file is not named in the control file; name it there or do not upload it', { file: f.name }));
     }
   }
-  const work: { name: string; spec: FileSpec; storageKey: string; size: number }[] = [];
+  const work: WorkFile[] = [];
   for (const [name, spec] of Object.entries(control.files)) {
     const stored = dataFiles.find((f) => f.name === name);
     if (!stored) {
@@ -77,22 +79,28 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       await problems.add(setProblem('file_checksum', `SHA-256 is ${stored.sha256}, the control file says ${spec.sha256}; the file changed or was cut short in transfer`, { file: name }));
     } else work.push({ name, spec, storageKey: stored.storageKey, size: stored.size });
   }
-  work.sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
 
   // A full run meets its records against the directory: to skip the unchanged ones and to find
   // the users it no longer names. A memberships file changes users' groups from outside their
-  // records, so then fingerprints say nothing; forceUpdate wants every record written.
+  // records, so its rows are read first and summed per user: a record is skipped only when its
+  // fingerprint and its user's memberships digest both match. forceUpdate wants every record written.
   const hasMembershipFiles = work.some((f) => f.spec.type === 'memberships');
   const usersFiles = work.filter((f) => f.spec.type === 'users').map((f) => f.name);
   const matcher = control.mode === 'full' ? await BaselineMatcher.open(db, feed.id) : null;
+  const digests = control.mode === 'full' && hasMembershipFiles ? new MembershipDigests() : null;
   const users: UsersOptions = {
     matcher,
-    fingerprintSalt: hasMembershipFiles ? null : mappingFingerprint(control),
-    skipUnchanged: !!matcher && !hasMembershipFiles && !(feed.settings.forceUpdate || run.forceUpdate) && usersFiles.length < 256,
+    // Not the salt of a set without memberships files: its records would match while the
+    // memberships those files gave must go.
+    fingerprintSalt: mappingFingerprint(control) + (hasMembershipFiles ? ':memberships-files' : ''),
+    skipUnchanged: !!matcher && !(feed.settings.forceUpdate || run.forceUpdate) && usersFiles.length < 256,
     usersFiles,
     unreadableKeys: 0,
+    digests,
   };
   const emptyUsersFiles: string[] = [];
+  const passes = readingOrder(work, digests !== null);
+  const digested = new Set<string>();
 
   const writers: Writers = {
     users: await dialect.openBulkWriter(db, 'staging_users', stagedUserColumns),
@@ -101,17 +109,26 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   };
   let rowCount = 0;
   const progress = currentProgress();
-  progress?.plan(work.map((f) => ({ size: f.size, rows: f.spec.rows })));
+  progress?.plan(passes.filter((p) => p.pass !== 'pending').map(({ file: f }) => ({ size: f.size, rows: f.spec.rows })));
+  let pendingUsers: number | null = null;
   try {
-    for (const file of work) {
+    for (const { file, pass } of passes) {
+      if (pass === 'pending') {
+        // Only files read whole the first time; none at all when every user was skipped.
+        if (!digested.has(file.name) || problems.setProblems > 0) continue;
+        pendingUsers ??= digests!.pendingUsers();
+        if (pendingUsers === 0) continue;
+      }
       await checkRunOwned();
       const stream = ctx.archive.read(file.storageKey);
       try {
         const reader = await openRecords(stream, file.spec, file.name, ctx.config.readLimits);
-        progress?.startFile(reader, stream);
-        const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users);
+        if (pass !== 'pending') progress?.startFile(reader, stream);
+        const read = await stageFile(db, run, control, file.name, file.spec, reader, writers, problems, users, pass);
+        if (pass === 'pending') continue;
         progress?.endFile(read ?? 0, file.size);
         if (read === null) continue;
+        if (pass === 'digest') digested.add(file.name);
         rowCount += read;
         if (read === 0 && file.spec.type === 'users' && control.mode === 'full') emptyUsersFiles.push(file.name);
         if (file.spec.rows !== undefined && file.spec.rows !== read) {
@@ -120,6 +137,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
       } catch (error) {
         if (!(error instanceof ReadError)) throw error;
         await problems.add(error.problem);
+        digested.delete(file.name);
       } finally {
         stream.destroy(); // a worker that stops mid-file reads no further
       }
@@ -141,6 +159,29 @@ interface UsersOptions {
   usersFiles: string[];
   /** Counted while the users files are staged. */
   unreadableKeys: number;
+  digests: MembershipDigests | null;
+}
+
+interface WorkFile {
+  name: string;
+  spec: FileSpec;
+  storageKey: string;
+  size: number;
+}
+
+/**
+ * The order the files are read in: users, groups, memberships; with digests, the memberships
+ * files once before the users files (checked and summed) and once after (their pending rows staged).
+ */
+function readingOrder(work: WorkFile[], withDigests: boolean): { file: WorkFile; pass: MembershipsPass }[] {
+  const sorted = [...work].sort((a, b) => typeOrder[a.spec.type] - typeOrder[b.spec.type]);
+  if (!withDigests) return sorted.map((file) => ({ file, pass: 'all' }));
+  const memberships = sorted.filter((f) => f.spec.type === 'memberships');
+  return [
+    ...memberships.map((file) => ({ file, pass: 'digest' as const })),
+    ...sorted.filter((f) => f.spec.type !== 'memberships').map((file) => ({ file, pass: 'all' as const })),
+    ...memberships.map((file) => ({ file, pass: 'pending' as const })),
+  ];
 }
 
 export type Writers = Record<'users' | 'groups' | 'memberships', BulkWriter>;
@@ -156,6 +197,7 @@ async function stageFile(
   writers: Writers,
   problems: ProblemSink,
   users: UsersOptions,
+  pass: MembershipsPass,
 ): Promise<number | null> {
   const section = control[spec.type]!;
   const required =
@@ -163,7 +205,7 @@ async function stageFile(
   const positions = new Map<string, number>();
   if (reader.columns) {
     const headerProblems = checkHeader(reader.columns, required, spec, file);
-    for (const p of headerProblems) await problems.add(p);
+    if (pass !== 'pending') for (const p of headerProblems) await problems.add(p);
     if (headerProblems.length) return null;
     reader.columns.forEach((c, i) => positions.set(c, i + 1));
   }
@@ -183,17 +225,19 @@ async function stageFile(
       columnOf,
       ...users,
     });
-  } else for await (const row of reader.rows) {
-    if (row.rejected) await problems.addRow([row.rejected]);
-    else if (spec.type === 'groups') {
-      const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
-      if (!record) await problems.addRow(rowProblems);
-      else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
-    } else {
-      const { record, problems: rowProblems } = mapMembership(section as NonNullable<ControlFile['memberships']>, keyKind, row, file, columnOf);
-      if (!record) await problems.addRow(rowProblems);
-      else await writers.memberships.write([run.id, record.userKey, record.groupCode, file, row.line]);
+  } else if (spec.type === 'groups') {
+    for await (const row of reader.rows) {
+      if (row.rejected) await problems.addRow([row.rejected]);
+      else {
+        const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
+        if (!record) await problems.addRow(rowProblems);
+        else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
+      }
     }
+  } else {
+    const memberships = section as NonNullable<ControlFile['memberships']>;
+    await readMembershipRows(reader.rows, { runId: run.id, section: memberships, keyKind, file, writers, problems, columnOf, pass, digests: users.digests });
+    if (pass === 'pending') return reader.count();
   }
   if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file, spec)) await problems.add(p);
   const ignored = unusedColumns(reader.columns ?? reader.seenKeys(), required);

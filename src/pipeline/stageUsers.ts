@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { UsersSection } from '../core/control/types.js';
 import type { SourceRow } from '../core/readers/types.js';
+import { digestText, type MembershipDigests } from '../core/records/membershipDigest.js';
 import { sourcePolicy } from '../core/records/sourceRecord.js';
 import { mapUser, recordKey, rowFingerprint } from '../core/records/users.js';
 import { profileColumns } from '../directory/userColumns.js';
@@ -28,6 +29,8 @@ export interface UsersFileStaging {
   fingerprintSalt: string | null;
   /** Whether a record found unchanged may be skipped. */
   skipUnchanged: boolean;
+  /** The memberships files' digests, read before the users files (`full` runs that have such files). */
+  digests: MembershipDigests | null;
 }
 
 /**
@@ -81,7 +84,14 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
     }
     const fingerprint = work.fingerprintSalt === null ? null : rowFingerprint(work.fingerprintSalt, row, policy);
     const entry = entries?.get(keys[i]!);
-    if (entry && work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, work.skipUnchanged) === 'skip') continue;
+    if (entry) {
+      // Both must be as the directory holds them: the record, and the memberships files' rows of the user.
+      const skippable = work.skipUnchanged && (!work.digests || entry.membershipDigest === digestText(work.digests.digestOf(keys[i]!)));
+      if (work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, skippable) === 'skip') {
+        work.digests?.markSkipped(keys[i]!, true);
+        continue;
+      }
+    }
 
     const { record, problems: rowProblems } = mapUser(section, row, file, work.columnOf, policy);
     if (!record) {
@@ -91,6 +101,7 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
       else counter.unreadable++;
       continue;
     }
+    work.digests?.markSkipped(record.key, false);
     await writers.users.write([
       runId,
       record.key,
@@ -99,6 +110,7 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
       record.deleteFlag ? 'delete' : 'ok',
       record.hash,
       fingerprint,
+      work.digests ? digestText(work.digests.digestOf(record.key)) : null,
       ...profileColumns.map((c) => record.profile[c] ?? null),
       JSON.stringify(record.custom),
       JSON.stringify(record.source),
@@ -125,6 +137,6 @@ async function stageRejected(row: SourceRow, key: string, entries: Map<string, D
 }
 
 const writeError = (work: UsersFileStaging, key: string, line: number) =>
-  work.writers.users.write([work.runId, key.slice(0, 320), work.file, line, 'error', '', null, ...profileColumns.map(() => null), null, null]);
+  work.writers.users.write([work.runId, key.slice(0, 320), work.file, line, 'error', '', null, null, ...profileColumns.map(() => null), null, null]);
 
-export const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', 'row_fingerprint', ...profileColumns, 'custom', 'source_record'];
+export const stagedUserColumns = ['run_id', 'user_key', 'file', 'line', 'status', 'record_hash', 'row_fingerprint', 'membership_digest', ...profileColumns, 'custom', 'source_record'];

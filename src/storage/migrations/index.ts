@@ -20,6 +20,7 @@ import * as createAppExports from './20261128I-create-app-exports.js';
 import * as addRunProgress from './20261128J-add-run-progress.js';
 import * as createPersonalTokens from './20261128L-create-personal-tokens.js';
 import * as createRunRequests from './20261128M-create-run-requests.js';
+import * as addMembershipDigests from './20261128N-add-membership-digests.js';
 import * as lastSeenByException from './20261128P-last-seen-by-exception.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
@@ -45,6 +46,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128J-add-run-progress': addRunProgress,
   '20261128L-create-personal-tokens': createPersonalTokens,
   '20261128M-create-run-requests': createRunRequests,
+  '20261128N-add-membership-digests': addMembershipDigests,
   '20261128P-last-seen-by-exception': lastSeenByException,
 };
 

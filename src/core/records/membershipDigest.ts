@@ -1,0 +1,169 @@
+/**
+ * Per-user digests of the memberships files of a set, so a `full` run can tell, without staging
+ * them, whether a user's memberships are those the directory got from the last run.
+ *
+ * A user's digest is the sum, mod 2^52, of a 52-bit hash of each (user key, group code) row the
+ * files give them: independent of the rows' order and of the file they are in. A sum, not an
+ * XOR, so a row listed twice still changes it (that user is then staged as before). Sums stay
+ * below 2^53, where JavaScript numbers are exact, so a Float64Array holds them. A user with no
+ * rows has digest 0.
+ */
+
+const TWO_32 = 2 ** 32;
+const TWO_52 = 2 ** 52;
+const SEED_A = 0x811c9dc5;
+const SEED_B = 0x9747b28c;
+/** Above every UTF-16 code unit: separates the key from the code unambiguously. */
+const SEPARATOR = 0x10000;
+
+// Two lanes with different multipliers, so their outputs are not tied bit by bit.
+function laneA(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+function laneB(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  return h;
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** The 64-bit hash of a user key, as two 32-bit halves. */
+export function keyHash(userKey: string): [number, number] {
+  return [finish(laneA(SEED_A, userKey)), finish(laneB(SEED_B, userKey))];
+}
+
+/** The 52-bit hash of one membership row, from 0 to 2^52 − 1. */
+export function membershipHash(userKey: string, groupCode: string): number {
+  const a = laneA(Math.imul(laneA(SEED_A, userKey) ^ SEPARATOR, 0x01000193), groupCode);
+  const b = laneB(Math.imul(laneB(SEED_B, userKey) ^ SEPARATOR, 0x5bd1e995), groupCode);
+  return (finish(a ^ groupCode.length) & 0xfffff) * TWO_32 + finish(b);
+}
+
+/** Adds a row's hash to a digest. */
+export const addToDigest = (digest: number, rowHash: number): number => {
+  const sum = digest + rowHash;
+  return sum >= TWO_52 ? sum - TWO_52 : sum;
+};
+
+/** A digest as `membership_digest` stores it (lower-case hex). The one place that spells it. */
+export const digestText = (digest: number): string => digest.toString(16);
+
+const OCCUPIED = 1;
+/** Every record of the user was skipped as unchanged: its memberships need not be staged. */
+const SKIPPED = 2;
+const MAX_LOAD = 0.75;
+
+/**
+ * The digests of a set's users, keyed by the 64-bit hash of their key: an open-addressing table
+ * of typed arrays, 17 bytes a slot, never the keys themselves (a million users ≈ 36 MB at most).
+ * Two keys with one hash share a slot; at 2^-64 a pair that is accepted.
+ */
+export class MembershipDigests {
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private digests: Float64Array;
+  private flags: Uint8Array;
+  private used = 0;
+
+  constructor(capacity = 1 << 12) {
+    let size = 16;
+    while (size < capacity) size *= 2;
+    this.hi = new Uint32Array(size);
+    this.lo = new Uint32Array(size);
+    this.digests = new Float64Array(size);
+    this.flags = new Uint8Array(size);
+  }
+
+  /** Users that have at least one row. */
+  get size(): number {
+    return this.used;
+  }
+
+  /** Counts one memberships row. */
+  add(userKey: string, groupCode: string): void {
+    const [hi, lo] = keyHash(userKey);
+    let slot = this.find(hi, lo);
+    if (slot < 0) {
+      if ((this.used + 1) > this.flags.length * MAX_LOAD) this.grow();
+      slot = this.insert(hi, lo);
+    }
+    this.digests[slot] = addToDigest(this.digests[slot]!, membershipHash(userKey, groupCode));
+  }
+
+  /** The user's digest: 0 when the files give them no row. */
+  digestOf(userKey: string): number {
+    const slot = this.slotOf(userKey);
+    return slot < 0 ? 0 : this.digests[slot]!;
+  }
+
+  /** Records whether the user's record was skipped (true) or staged (false). */
+  markSkipped(userKey: string, skipped: boolean): void {
+    const slot = this.slotOf(userKey);
+    if (slot >= 0) this.flags[slot] = skipped ? OCCUPIED | SKIPPED : OCCUPIED;
+  }
+
+  /** Whether the user's rows go to staging: all but those of users skipped as unchanged. */
+  needsStaging(userKey: string): boolean {
+    const slot = this.slotOf(userKey);
+    return slot < 0 || (this.flags[slot]! & SKIPPED) === 0;
+  }
+
+  /** The number of users whose rows go to staging. */
+  pendingUsers(): number {
+    let n = 0;
+    for (let i = 0; i < this.flags.length; i++) if (this.flags[i] === OCCUPIED) n++;
+    return n;
+  }
+
+  private slotOf(userKey: string): number {
+    const [hi, lo] = keyHash(userKey);
+    return this.find(hi, lo);
+  }
+
+  private find(hi: number, lo: number): number {
+    const mask = this.flags.length - 1;
+    for (let slot = (hi ^ lo) & mask; ; slot = (slot + 1) & mask) {
+      if (this.flags[slot] === 0) return -1;
+      if (this.hi[slot] === hi && this.lo[slot] === lo) return slot;
+    }
+  }
+
+  private insert(hi: number, lo: number): number {
+    const mask = this.flags.length - 1;
+    let slot = (hi ^ lo) & mask;
+    while (this.flags[slot] !== 0) slot = (slot + 1) & mask;
+    this.hi[slot] = hi;
+    this.lo[slot] = lo;
+    this.flags[slot] = OCCUPIED;
+    this.used++;
+    return slot;
+  }
+
+  private grow(): void {
+    const { hi, lo, digests, flags } = this;
+    const size = flags.length * 2;
+    this.hi = new Uint32Array(size);
+    this.lo = new Uint32Array(size);
+    this.digests = new Float64Array(size);
+    this.flags = new Uint8Array(size);
+    this.used = 0;
+    for (let i = 0; i < flags.length; i++) {
+      if (flags[i] === 0) continue;
+      const slot = this.insert(hi[i]!, lo[i]!);
+      this.digests[slot] = digests[i]!;
+      this.flags[slot] = flags[i]!;
+    }
+  }
+}
