@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { problemLocation } from '../core/problems.js';
 import { getFeed, type Feed } from '../feeds/feeds.service.js';
 import { waitingOlderRuns } from '../runs/newerRuns.js';
-import { runErrorsCsv } from '../runs/runExports.js';
+import { csvHead, runErrorsCsv } from '../runs/runExports.js';
 import { runFieldSummary } from '../runs/fieldSummary.service.js';
 import { getRun, reportedStates, runErrors, type Run } from '../runs/runs.service.js';
 import { mailTemplates } from './mailTemplates.js';
@@ -53,8 +53,8 @@ export async function composeRunReport(ctx: Context, run: Run, feed: Feed, repor
     // A failed snapshot replaces nothing: say which older runs still wait, so nobody thinks it did.
     stillWaiting: run.state === 'failed' && run.mode !== 'delta' ? (await waitingOlderRuns(db, run)).map((r) => ({ ...r, url: runPageUrl(ctx, r.id) })) : [],
   };
-  let csv = run.errorCount > 0 ? await runErrorsCsv(db, run.id) : null;
-  if (csv && Buffer.byteLength(csv) > MAX_ATTACHMENT_BYTES) csv = `${csv.slice(0, MAX_ATTACHMENT_BYTES)}\r\n…cut here; the run's page has every error\r\n`;
+  const head = run.errorCount > 0 ? await csvHead(runErrorsCsv(db, run.id), MAX_ATTACHMENT_BYTES) : null;
+  const csv = head && (head.cut ? `${head.text}…cut here; the run's page has every error\r\n` : head.text);
   return {
     dedupeKey: reportKey,
     kind: 'report',

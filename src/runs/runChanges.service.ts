@@ -1,6 +1,7 @@
-import { fieldChanges, type FieldChange } from '../core/fieldChanges.js';
+import type { Knex } from 'knex';
+import { fieldChangesBetween, type FieldChange } from '../core/fieldChanges.js';
 import { countRows } from '../storage/database.js';
-import type { Db } from '../storage/dialect.js';
+import type { Db, Dialect } from '../storage/dialect.js';
 
 export type ChangeEntity = 'user' | 'group' | 'membership';
 
@@ -16,27 +17,31 @@ export interface RunChange {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const fromRow = (r: any): RunChange => ({
-  id: Number(r.id),
-  entity: r.entity,
-  op: r.op,
-  key: r.entity_key,
-  groupCode: r.group_code,
-  fields: fieldChanges(r.before_values, r.after_values),
-  person: personOf(r),
-});
+const fromRow = (r: any): RunChange => {
+  // Parsed once: the fields and a created user's name both come from it.
+  const after = r.after_values ? (JSON.parse(r.after_values) as Record<string, unknown>) : null;
+  return {
+    id: Number(r.id),
+    entity: r.entity,
+    op: r.op,
+    key: r.entity_key,
+    groupCode: r.group_code,
+    fields: fieldChangesBetween(r.before_values ? JSON.parse(r.before_values) : null, after),
+    person: personOf(r, after),
+  };
+};
 
-function personOf(r: any): RunChange['person'] {
+function personOf(r: any, after: Record<string, unknown> | null): RunChange['person'] {
   if (r.entity === 'group') return null;
   let first = r.du_first_name as string | null;
   let last = r.du_last_name as string | null;
   let email = r.du_email as string | null;
   if (r.du_id === null || r.du_id === undefined) {
     // Not in the directory (yet): a created user's record says who it will be.
-    const after = r.entity === 'user' && r.after_values ? (JSON.parse(r.after_values) as Record<string, unknown>) : {};
-    first = typeof after.firstName === 'string' ? after.firstName : null;
-    last = typeof after.lastName === 'string' ? after.lastName : null;
-    email = typeof after.email === 'string' ? after.email : null;
+    const record = r.entity === 'user' && after ? after : {};
+    first = typeof record.firstName === 'string' ? record.firstName : null;
+    last = typeof record.lastName === 'string' ? record.lastName : null;
+    email = typeof record.email === 'string' ? record.email : null;
   }
   const name = [first, last].filter(Boolean).join(' ');
   return name || email ? { name, email } : null;
@@ -53,8 +58,9 @@ export interface ChangeFilter {
  * The run's changes with the directory's name and e-mail of each user (and of a membership's
  * user), joined by (feed_id, user_key): the directory's unique index, one lookup per change.
  */
-const withPeople = (db: Db, runId: number) =>
-  db('run_changes as c')
+const withPeople = (db: Db, runId: number, changes: string | Knex.Raw = 'run_changes as c') =>
+  db
+    .from(changes)
     .join('runs as r', 'r.id', 'c.run_id')
     .leftJoin('directory_users as du', function () {
       this.on('du.feed_id', 'r.feed_id').andOn('du.user_key', 'c.entity_key').andOn('c.entity', '<>', db.raw('?', ['group']));
@@ -92,13 +98,27 @@ export async function listRunChanges(db: Db, runId: number, filter: ChangeFilter
   return { total, changes: rows.map(fromRow) };
 }
 
-/** The whole change set, read a page at a time by id so memory stays flat for any size. */
-export async function* allRunChanges(db: Db, runId: number, pageSize = 2000): AsyncGenerator<RunChange> {
-  let after = 0;
+/**
+ * The whole change set, read a page at a time by id so memory stays flat for any size, within
+ * the run's first and last id so neither end scans other runs' changes. The next page is asked
+ * for while the caller works through this one.
+ */
+export async function* allRunChanges(db: Db, dialect: Dialect, runId: number, pageSize = 2000): AsyncGenerator<RunChange> {
+  const bounds = await db('run_changes').where('run_id', runId).min('id as first').max('id as last').first();
+  if (bounds?.first === null || bounds?.first === undefined) return;
+  const last = Number(bounds.last);
+  const page = (after: number): Promise<any[]> => {
+    const rows = withPeople(db, runId, db.raw(dialect.inIdOrder('run_changes as c'))).select(columns).where('c.id', '>', after).where('c.id', '<=', last).orderBy('c.id').limit(pageSize).then((r) => r);
+    // Handled when awaited; until then (or if the download stops first) a failure is no crash.
+    rows.catch(() => {});
+    return rows;
+  };
+  let pending = page(Number(bounds.first) - 1);
   for (;;) {
-    const rows = await withPeople(db, runId).select(columns).where('c.id', '>', after).orderBy('c.id').limit(pageSize);
+    const rows = await pending;
+    const more = rows.length === pageSize && Number(rows[rows.length - 1].id) < last;
+    if (more) pending = page(Number(rows[rows.length - 1].id));
     for (const row of rows) yield fromRow(row);
-    if (rows.length < pageSize) return;
-    after = Number(rows[rows.length - 1].id);
+    if (!more) return;
   }
 }

@@ -26,6 +26,11 @@ export interface Dialect {
   deleteFrom(db: Db, spec: DeleteFromSpec): Promise<number>;
   /** `table` read through `index` only, where the database may otherwise scan the whole table. */
   withIndex(table: string, index: string): string;
+  /**
+   * `table` (with its alias) read along its primary key, for keyset pages by id: SQLite would
+   * otherwise take the run_id index and sort all of a run's rows again for every page.
+   */
+  inIdOrder(tableAndAlias: string): string;
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
   /**

@@ -78,6 +78,29 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect(csv).toContain('user,update,u1001,Ben Schmidt-Weber,ben.okafor1@example.org,,lastName,Okafor,Schmidt-Weber');
   });
 
+  it('downloads a change set of more than one page whole, in the order it was computed, and nothing of other runs', async () => {
+    const db = server.ctx.database.knex;
+    const users = 2100; // the download reads 2000 changes a page
+    const control = { version: 1, mode: 'full', files: { 'users.csv': { type: 'users' } }, users: { key: 'username', fields: { username: 'ID', email: 'EMAIL', firstName: 'FIRST', lastName: 'LAST' } } };
+    const usersCsv = (keys: string[]) => ['ID,EMAIL,FIRST,LAST', ...keys.map((k, i) => `${k},${k}@example.org,=Bulk${i},Last ${i}`)].join('\n') + '\n';
+    await addFeed(db, 'bulk');
+    const bulk = await importFolder(server.ctx, 'bulk', await uploadSet({ 'control.json': control, 'users.csv': usersCsv(Array.from({ length: users }, (_, i) => `b${i}`)) }));
+    expect(bulk.counts.users.created).toBe(users);
+    // A later run's changes come after the bulk run's last one.
+    await addFeed(db, 'later');
+    expect((await importFolder(server.ctx, 'later', await uploadSet({ 'control.json': control, 'users.csv': usersCsv(['later1']) }))).counts.users.created).toBe(1);
+
+    const lines = (await viewer.get(`/admin/runs/${bulk.id}/changes.csv`)).text.split('\r\n');
+    expect(lines.shift()).toBe('entity,operation,key,name,email,group,field,before,after');
+    expect(lines.pop()).toBe('');
+    const keysInOrder = lines.map((line) => line.split(',')[2]).filter((key, i, all) => key !== all[i - 1]);
+    expect(keysInOrder).toEqual(await db('run_changes').where('run_id', bulk.id).orderBy('id').pluck('entity_key'));
+    const fields = lines.filter((line) => line.startsWith('user,create,b7,')).map((line) => line.split(',')[6]);
+    expect(fields).toEqual(expect.arrayContaining(['username', 'email', 'firstName', 'lastName']));
+    expect(lines).toHaveLength(users * fields.length);
+    expect(lines).toContain("user,create,b7,'=Bulk7 Last 7,b7@example.org,,firstName,,'=Bulk7");
+  });
+
   it('shows a mapping-change hold as the mapping before and after, field by field', async () => {
     const control = JSON.parse(readFileSync(join(samples, 'changes', 'control.json'), 'utf8'));
     control.users.fields.country = { column: 'COUNTRY', transform: ['trim'] };
@@ -112,6 +135,12 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect(page).not.toContain('id="counts-heading"');
     expect(page).not.toContain('/confirm/reapply');
     expect(page).toContain('Re-validate');
+    const errorsCsv = (await operator.get(`/admin/runs/${failed.id}/errors.csv`)).text.split('\r\n');
+    expect(errorsCsv[0]).toBe('level,file,line,column,code,key,message');
+    expect(errorsCsv.pop()).toBe('');
+    expect(errorsCsv).toHaveLength(1 + failed.errorCount);
+    expect(errorsCsv).toContain('row,people.csv,7,2,email_invalid,u1005,"""not-an-email"" is not a valid email address"');
+    expect(errorsCsv).toContain('set,,,,too_many_errors,,5 rows have errors; the feed allows at most 0 (maxErrorRows)');
     const dashboard = (await viewer.get('/admin')).text;
     expect(dashboard).toMatch(/notify nobody[\s\S]*>strict<\/a>/);
     expect((await viewer.get('/admin/feeds/strict/settings')).text).toContain('Held runs of strict notify nobody');

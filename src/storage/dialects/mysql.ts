@@ -135,6 +135,8 @@ export const mysqlDialect: Dialect = {
   // A statement that scans the primary key locks every row it passes, other feeds' too, until
   // the apply commits; MySQL picks that scan once a feed holds a good share of the table.
   withIndex: (table, index) => `${table} FORCE INDEX (${index})`,
+  // MySQL takes the primary key for keyset pages by itself; forced so that no estimate changes it.
+  inIdOrder: (tableAndAlias) => `${tableAndAlias} FORCE INDEX (PRIMARY)`,
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
   // JSON_TABLE walks arrays, not objects: the object's keys become an array first.
   jsonEntries: (afterSql, beforeSql) => ({

@@ -30,6 +30,8 @@ export const sqliteDialect: Dialect = {
   },
   // One writer at a time: a wider scan locks nothing more.
   withIndex: (table) => table,
+  // NOT INDEXED leaves the rowid (the integer primary key) as the only way in.
+  inIdOrder: (tableAndAlias) => `${tableAndAlias} NOT INDEXED`,
   jsonValue: (columnSql) => `json(${columnSql})`,
   jsonEntries: (afterSql, beforeSql) => ({
     from: `json_each(${afterSql}) AS je`,

@@ -119,12 +119,12 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
 
   router.get('/runs/:id/changes.csv', need('viewer'), async (ctx) => {
     const run = await getRun(db, idParam(ctx, 'run'));
-    download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', Readable.from(runChangesCsv(db, run.id)));
+    download(ctx, `run-${run.id}-changes.csv`, 'text/csv; charset=utf-8', runChangesCsv(db, sluice.database.dialect, run.id));
   });
 
   router.get('/runs/:id/errors.csv', need('viewer'), async (ctx) => {
     const run = await getRun(db, idParam(ctx, 'run'));
-    download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', await runErrorsCsv(db, run.id));
+    download(ctx, `run-${run.id}-errors.csv`, 'text/csv; charset=utf-8', runErrorsCsv(db, run.id));
   });
 
   router.get('/runs/:id/files/:name', need('viewer'), async (ctx) => {
