@@ -25,9 +25,9 @@ export interface MembershipsFileReading {
   digests: MembershipDigests | null;
 }
 
-export async function readMembershipRows(rows: AsyncIterable<SourceRow>, work: MembershipsFileReading): Promise<void> {
+export async function readMembershipRows(batches: AsyncIterable<SourceRow[]>, work: MembershipsFileReading): Promise<void> {
   const { runId, section, keyKind, file, writers, problems, columnOf, pass, digests } = work;
-  for await (const row of rows) {
+  for await (const batch of batches) for (const row of batch) {
     if (row.rejected) {
       if (pass !== 'pending') await problems.addRow([row.rejected]);
       continue;

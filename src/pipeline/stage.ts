@@ -213,7 +213,7 @@ async function stageFile(
   const keyKind = control.users?.key ?? 'username';
 
   if (spec.type === 'users') {
-    users.unreadableKeys += await stageUsersRows(reader.rows, {
+    users.unreadableKeys += await stageUsersRows(reader.batches, {
       db,
       runId: run.id,
       section: section as NonNullable<ControlFile['users']>,
@@ -226,17 +226,19 @@ async function stageFile(
       ...users,
     });
   } else if (spec.type === 'groups') {
-    for await (const row of reader.rows) {
-      if (row.rejected) await problems.addRow([row.rejected]);
-      else {
-        const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
-        if (!record) await problems.addRow(rowProblems);
-        else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
+    for await (const batch of reader.batches) {
+      for (const row of batch) {
+        if (row.rejected) await problems.addRow([row.rejected]);
+        else {
+          const { record, problems: rowProblems } = mapGroup(section as NonNullable<ControlFile['groups']>, row, file, columnOf);
+          if (!record) await problems.addRow(rowProblems);
+          else await writers.groups.write([run.id, record.code, record.name, file, row.line]);
+        }
       }
     }
   } else {
     const memberships = section as NonNullable<ControlFile['memberships']>;
-    await readMembershipRows(reader.rows, { runId: run.id, section: memberships, keyKind, file, writers, problems, columnOf, pass, digests: users.digests });
+    await readMembershipRows(reader.batches, { runId: run.id, section: memberships, keyKind, file, writers, problems, columnOf, pass, digests: users.digests });
     if (pass === 'pending') return reader.count();
   }
   if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file, spec)) await problems.add(p);

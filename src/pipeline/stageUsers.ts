@@ -39,7 +39,7 @@ export interface UsersFileStaging {
  * A rejected record still names its user, who is then present (staged as an 'error' row).
  * Returns the number of rejected records whose key could not be read at all.
  */
-export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: UsersFileStaging): Promise<number> {
+export async function stageUsersRows(batches: AsyncIterable<SourceRow[]>, work: UsersFileStaging): Promise<number> {
   let batch: SourceRow[] = [];
   let inFlight: Promise<void> | null = null;
   const counter = { unreadable: 0 };
@@ -52,8 +52,8 @@ export async function stageUsersRows(rows: AsyncIterable<SourceRow>, work: Users
     inFlight = found.then((entries) => stageBatch(group, keys, entries, work, counter));
   };
   try {
-    for await (const row of rows) {
-      batch.push(row);
+    for await (const read of batches) {
+      for (const row of read) batch.push(row);
       if (batch.length >= BATCH) {
         await checkRunOwned();
         await submit(batch);

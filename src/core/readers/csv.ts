@@ -1,6 +1,6 @@
 import { rowProblem } from '../problems.js';
 import { csvRecords, type RawRecord } from './csvRecords.js';
-import type { ReadLimits, RecordReader, SourceRow, SourceValue } from './types.js';
+import { eachRow, type ReadLimits, type RecordReader, type SourceRow, type SourceValue } from './types.js';
 
 /** Alternative alignments tried for a record with the wrong field count. */
 const MAX_SHIFTS = 8;
@@ -11,14 +11,14 @@ const MAX_SHIFTS = 8;
  * has by position, so the user it names still counts as present.
  */
 export async function readDelimited(text: AsyncIterable<string>, delimiter: string, file: string, limits: ReadLimits): Promise<RecordReader> {
-  const batches = csvRecords(text, delimiter, file, limits)[Symbol.asyncIterator]();
+  const records = csvRecords(text, delimiter, file, limits)[Symbol.asyncIterator]();
   const isBlank = (fields: string[]) => fields.length === 1 && fields[0] === '';
 
   // The header is the first non-blank line.
   let header: string[] | null = null;
   let first: RawRecord[] = [];
   while (header === null) {
-    const next = await batches.next();
+    const next = await records.next();
     if (next.done) break;
     const at = next.value.findIndex((record) => !isBlank(record.fields));
     if (at !== -1) {
@@ -30,8 +30,9 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
   let count = 0;
   const shown = delimiter === '\t' ? '\\t' : delimiter;
 
-  async function* rows(): AsyncGenerator<SourceRow> {
+  async function* batches(): AsyncGenerator<SourceRow[]> {
     for (let batch = first; ; ) {
+      const out: SourceRow[] = [];
       for (const { fields, line, tooLong } of batch) {
         if (isBlank(fields) && columns.length !== 1) continue;
         count++;
@@ -45,7 +46,7 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
             line,
             column: Math.min(fields.length, columns.length) + 1,
           });
-          yield { line, values, rejected, readings };
+          out.push({ line, values, rejected, readings });
           continue;
         }
         if (tooLong !== -1) {
@@ -55,17 +56,19 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
             column: tooLong + 1,
           });
           values[columns[tooLong]!] = '';
-          yield { line, values, rejected };
+          out.push({ line, values, rejected });
           continue;
         }
-        yield { line, values };
+        out.push({ line, values });
       }
-      const next = await batches.next();
+      if (out.length) yield out;
+      const next = await records.next();
       if (next.done) return;
       batch = next.value;
     }
   }
-  return { columns: header, rows: rows(), count: () => count, seenKeys: () => new Set(columns) };
+  const all = batches();
+  return { columns: header, batches: all, rows: eachRow(all), count: () => count, seenKeys: () => new Set(columns) };
 }
 
 /** The header's columns read from the fields moved by `shift` places (missing ones left out). */

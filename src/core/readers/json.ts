@@ -1,6 +1,6 @@
 import { setProblem } from '../problems.js';
 import { parseAt, quoteNumbers, recordTooLong, salvage, syntaxProblem, toRow } from './jsonText.js';
-import { ReadError, type ReadLimits, type RecordReader, type SourceRow } from './types.js';
+import { eachRow, inBatches, ReadError, type ReadLimits, type RecordReader, type SourceRow } from './types.js';
 
 const isSpace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 
@@ -108,7 +108,8 @@ export function readJsonArray(text: AsyncIterable<string>, file: string, limits:
     }
     if ((state as string) !== 'end') fail(state === 'start' ? 'the file is empty' : 'the array is never closed (a "]" or "}" is missing)');
   }
-  return { columns: null, rows: rows(), count: () => count, seenKeys: () => seen };
+  const all = inBatches(rows());
+  return { columns: null, batches: all, rows: eachRow(all), count: () => count, seenKeys: () => seen };
 }
 
 /**
@@ -161,5 +162,6 @@ export function readNdjson(text: AsyncIterable<string>, file: string, limits: Re
       if (row) yield row;
     }
   }
-  return { columns: null, rows: rows(), count: () => count, seenKeys: () => seen };
+  const all = inBatches(rows());
+  return { columns: null, batches: all, rows: eachRow(all), count: () => count, seenKeys: () => seen };
 }

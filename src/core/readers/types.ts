@@ -36,10 +36,33 @@ export const defaultReadLimits: ReadLimits = { maxFieldChars: 64 * 1024, maxReco
 export interface RecordReader {
   /** Header columns in file order (CSV/TSV), or `null` for JSON formats, whose keys vary. */
   columns: string[] | null;
-  /** Every record, rejected ones included (see `SourceRow.rejected`). */
+  /**
+   * Every record, rejected ones included (see `SourceRow.rejected`), a batch at a time: a
+   * million records cost a thousand awaits, not a million. Read either `batches` or `rows`.
+   */
+  batches: AsyncIterable<SourceRow[]>;
+  /** The same records one at a time. */
   rows: AsyncIterable<SourceRow>;
   /** Number of data records read so far (complete once `rows` is exhausted). */
   count(): number;
   /** Keys seen in any record (JSON formats), for the "mapped column absent" check at the end. */
   seenKeys(): Set<string>;
+}
+
+/** `batches` one record at a time. */
+export async function* eachRow(batches: AsyncIterable<SourceRow[]>): AsyncGenerator<SourceRow> {
+  for await (const batch of batches) yield* batch;
+}
+
+/** Records read one at a time (the JSON formats), handed on in batches. */
+export async function* inBatches(rows: AsyncIterable<SourceRow>, size = 1000): AsyncGenerator<SourceRow[]> {
+  let batch: SourceRow[] = [];
+  for await (const row of rows) {
+    batch.push(row);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
 }
