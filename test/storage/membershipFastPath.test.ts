@@ -153,6 +153,22 @@ describe.each(testDatabases)('memberships files of unchanged users on $name', (d
     expect(await groupsOf(env.ctx, 'u3')).toEqual(['col1']);
   });
 
+  it('stages a user whose memberships a delta run changed, though its record and rows match the last full run', async () => {
+    await drop(people());
+    const delta = { ...control(), mode: 'delta' };
+    const one = people().slice(5, 6);
+    one[0]!.groups.push('extra');
+    const changed = await importFolder(env.ctx, 'demo', await uploadSet({ 'control.json': delta, ...files(one) }));
+    expect(changed.counts.memberships).toEqual({ added: 1, removed: 0 });
+    expect(await directoryUser(env.ctx, 'u5')).toMatchObject({ membership_digest: null });
+
+    const full = await drop(people());
+    expect(full.unchangedRows).toBe(USERS - 1);
+    expect(full.counts.memberships).toEqual({ added: 0, removed: 1 });
+    expect(await groupsOf(env.ctx, 'u5')).toEqual(['col1', 'g5', 'h2', 'k5']);
+    expect(await directoryUser(env.ctx, 'u5')).not.toMatchObject({ membership_digest: null });
+  });
+
   it("restores the source's memberships an application removed", async () => {
     await drop(people());
     const app = async (change: object) => applyAppChanges(env.ctx, await getFeed(db(), 'demo'), { changes: [{ op: 'update', key: 'u1', ...change }] }, 'app');
