@@ -99,8 +99,16 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
     return;
   }
   // Hashed as the source's next run will hash it, so that a record it sends unchanged is unchanged.
+  // The row fingerprint is forgotten: the source's next record must be compared with these values,
+  // not skipped because it is the record the source sent last time.
   const hash = recordHash(record!.profile, record!.custom, current?.lockedFields ?? [], appOwned);
-  const values = { ...Object.fromEntries(profileColumns.map((c) => [c, record!.profile[c as keyof UserRecord['profile']] ?? null])), custom: JSON.stringify(record!.custom), record_hash: hash, updated_at: now };
+  const values = {
+    ...Object.fromEntries(profileColumns.map((c) => [c, record!.profile[c as keyof UserRecord['profile']] ?? null])),
+    custom: JSON.stringify(record!.custom),
+    record_hash: hash,
+    row_fingerprint: null,
+    updated_at: now,
+  };
   if (change.op === 'create') {
     await trx('directory_users').insert({ feed_id: feedId, user_key: record!.key, ...values, state: 'active', locked_fields: '[]', source_record: null, created_at: now, created_in_run: runId, last_seen_in_run: runId });
     await log('user', 'create', null, fieldsOf(record!));

@@ -119,6 +119,17 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
         // Not the application's: the source's record is the user's record again.
         expect(row).toMatchObject({ last_name: 'Schmidt-Weber', title: null });
         expect(JSON.parse(row.custom)).toEqual({ department: 'Chemistry' });
+        // Also when the source sends the very record it sent before the application's change:
+        // the user is read again, not skipped as unchanged.
+        const again = await fetch(`${server.url}/api/v1/feeds/${slug}/app-changes`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ changes: [{ op: 'update', key: 'u1001', fields: { title: 'Prof' } }] }),
+        });
+        expect(again.status, await again.text()).toBe(201);
+        const same = await importFolder(server.ctx, slug, await copySample('changes'));
+        expect(same.unchangedRows).toBe(same.counts.users.unchanged - 1);
+        expect(await db()('directory_users').join('feeds', 'feeds.id', 'directory_users.feed_id').where({ 'feeds.slug': slug, user_key: 'u1001' }).first('title')).toEqual({ title: null });
       }
     }
   });
