@@ -71,18 +71,21 @@ function runPhase(env: Record<string, string>, feed: string, folder: string): Pr
   });
 }
 
-/** Expected against actual, every count and directory total; mismatches are printed loudly. */
+/** Every count and directory total as `section.name`, so expected and actual compare name by name. */
+function flatten(expected: Expected): Map<string, number> {
+  const sections: Record<string, object> = { ...expected.counts, directory: expected.directory };
+  return new Map(Object.entries(sections).flatMap(([section, numbers]) => Object.entries(numbers).map(([name, n]) => [`${section}.${name}`, Number(n)] as [string, number])));
+}
+
+/** Expected against actual; mismatches are printed loudly. */
 function checkCounts(expected: Expected, result: PhaseResult): number {
-  const actual = { counts: result.counts, directory: result.directory } as unknown as Record<string, Record<string, unknown>>;
+  const actual = flatten({ counts: result.counts, directory: result.directory });
   const lines: string[] = [];
   let mismatches = 0;
-  for (const [section, groups] of Object.entries({ ...expected.counts, directory: expected.directory })) {
-    const got = section === 'directory' ? actual.directory! : (actual.counts![section] as Record<string, number>);
-    for (const [name, want] of Object.entries(groups as Record<string, number>)) {
-      const have = Number(got?.[name] ?? 0);
-      if (have !== want) mismatches++;
-      if (have !== want || want !== 0) lines.push(`${section}.${name} ${have === want ? `${have} ✓` : `expected ${want}, got ${have} ✗`}`);
-    }
+  for (const [name, want] of flatten(expected)) {
+    const have = actual.get(name) ?? 0;
+    if (have !== want) mismatches++;
+    if (have !== want || want !== 0) lines.push(`${name} ${have === want ? `${have} ✓` : `expected ${want}, got ${have} ✗`}`);
   }
   console.log(`  counts: ${lines.join(', ')}`);
   if (mismatches > 0) console.log(`  !!! ${mismatches} COUNT MISMATCH(ES): the run did not do what the files say !!!`);
