@@ -15,7 +15,7 @@ export class ProgressLine {
 
   show(state: string, progress: ProgressSnapshot | null | undefined): void {
     if (!this.tty && !this.always) return;
-    const text = `run ${state}${progress && (state === 'validating' || state === 'applying') ? `: ${describeProgress(progress)}` : ''}`;
+    const text = `run ${state}${progress && ['receiving', 'validating', 'applying'].includes(state) ? `: ${describeProgress(progress)}` : ''}`;
     if (text === this.last) return;
     this.last = text;
     process.stderr.write(this.tty ? `\r\x1b[2K${text}` : `${text}\n`);

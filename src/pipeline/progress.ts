@@ -14,6 +14,22 @@ export interface ProgressSnapshot {
   rowsPerSecond: number | null;
   etaSeconds: number | null;
   at: string;
+  /** While a set is received (phase `receiving`): its files and bytes so far. */
+  received?: ReceivedSoFar;
+}
+
+export interface ReceivedSoFar {
+  /** Files of the set that have arrived whole, the control file among them. */
+  files: number;
+  /** The control file and the files it names; null until the control file is there. */
+  filesTotal: number | null;
+  /** Bytes of the whole files and of those still streaming in. */
+  bytes: number;
+  /** Known once the control file is there and every file still expected declared its size. */
+  bytesTotal: number | null;
+  /** Files still streaming in (HTTP, SFTP): their bytes so far and declared size. */
+  incoming: { name: string; bytes: number; size: number | null }[];
+  bytesPerSecond: number | null;
 }
 
 interface PlannedFile {
@@ -34,6 +50,12 @@ export class RunProgress {
   private reading: Reading | null = null;
   private phaseStarted = Date.now();
   private fixedTotal: number | null = null;
+  private applied = 0;
+  /**
+   * The apply transaction is open: on a database with one writer (SQLite) the run's row cannot
+   * be written until it ends, so the lease puts the progress beside the database meanwhile.
+   */
+  transactionOpen = false;
 
   /** The data files about to be read, in order. */
   plan(files: PlannedFile[]): void {
@@ -57,16 +79,23 @@ export class RunProgress {
     this.phase = phase;
     this.phaseStarted = Date.now();
     this.fixedTotal = total;
+    this.applied = 0;
     this.reading = null;
     if (phase === 'validating') [this.doneRows, this.doneBytes, this.files] = [0, 0, []];
   }
 
+  /** `n` more changes applied (one statement of the apply, counted from the change set). */
+  advance(n: number): void {
+    this.applied += n;
+  }
+
   snapshot(now = Date.now()): ProgressSnapshot {
     const reading = this.phase === 'validating';
-    const rows = reading ? this.doneRows + (this.reading?.count() ?? 0) : 0;
+    const counting = reading || this.phase === 'applying';
+    const rows = reading ? this.doneRows + (this.reading?.count() ?? 0) : this.phase === 'applying' ? this.applied : 0;
     const { total, estimated } = reading ? this.readingTotal(rows) : { total: this.fixedTotal, estimated: false };
     const seconds = (now - this.phaseStarted) / 1000;
-    const rowsPerSecond = reading && seconds >= 0.5 && rows > 0 ? Math.round(rows / seconds) : null;
+    const rowsPerSecond = counting && seconds >= 0.5 && rows > 0 ? Math.round(rows / seconds) : null;
     const etaSeconds = rowsPerSecond && total !== null ? Math.max(0, Math.round((total - rows) / rowsPerSecond)) : null;
     return { phase: this.phase, rows, total, estimated, rowsPerSecond, etaSeconds, at: new Date(now).toISOString() };
   }
@@ -81,13 +110,29 @@ export class RunProgress {
   }
 }
 
-/** "validating: 41 000 of ~100 000 rows, 12 000 rows/s, about 5 s left" */
+const n = (x: number) => x.toLocaleString('en-US');
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/**
+ * "validating: 41,000 of ~100,000 rows, 12,000 rows/s, about 5 s left";
+ * "applying: 2,000 of 8,000 changes, …"; "receiving: 1 of 2 files, 12.0 MB; users.csv 11.0 MB so far, 2.0 MB/s".
+ */
 export function describeProgress(p: ProgressSnapshot): string {
-  const n = (x: number) => x.toLocaleString('en-US');
+  if (p.phase === 'receiving' && p.received) return describeReceiving(p, p.received);
   const parts = [p.phase];
-  if (p.phase === 'validating') parts[0] += `: ${n(p.rows)}${p.total !== null ? ` of ${p.estimated ? '~' : ''}${n(p.total)}` : ''} rows`;
+  const unit = p.phase === 'validating' ? 'rows' : 'changes';
+  if (p.phase === 'validating' || (p.phase === 'applying' && p.rows > 0)) parts[0] += `: ${n(p.rows)}${p.total !== null ? ` of ${p.estimated ? '~' : ''}${n(p.total)}` : ''} ${unit}`;
   else if (p.total !== null) parts[0] += ` ${n(p.total)} changes`;
-  if (p.rowsPerSecond !== null) parts.push(`${n(p.rowsPerSecond)} rows/s`);
+  if (p.rowsPerSecond !== null) parts.push(`${n(p.rowsPerSecond)} ${unit}/s`);
+  if (p.etaSeconds !== null) parts.push(`about ${p.etaSeconds} s left`);
+  return parts.join(', ');
+}
+
+function describeReceiving(p: ProgressSnapshot, r: ReceivedSoFar): string {
+  const files = `${n(r.files)}${r.filesTotal !== null ? ` of ${n(r.filesTotal)}` : ''} ${r.filesTotal === 1 ? 'file' : 'files'}`;
+  const parts = [`receiving: ${files}, ${mb(r.bytes)}${r.bytesTotal !== null ? ` of ${mb(r.bytesTotal)}` : ''}`];
+  for (const f of r.incoming) parts.push(`${f.name} ${mb(f.bytes)}${f.size !== null ? ` of ${mb(f.size)}` : ''} so far`);
+  if (r.bytesPerSecond !== null) parts.push(`${mb(r.bytesPerSecond)}/s`);
   if (p.etaSeconds !== null) parts.push(`about ${p.etaSeconds} s left`);
   return parts.join(', ');
 }

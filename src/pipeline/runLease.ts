@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
+import { clearLiveProgress, writeLiveProgress } from '../storage/liveProgress.js';
 import { RunProgress } from './progress.js';
 
 /**
@@ -76,7 +77,9 @@ export function currentProgress(): RunProgress | null {
 
 /**
  * Every second (and once at the end) the worker's progress goes to the run's row, for other
- * processes and the run page. A write that fails only costs one update.
+ * processes and the run page. A write that fails only costs one update. On MySQL the row can be
+ * written while the run's apply transaction is open: that transaction locks the run's row only
+ * with its last statement (the move to `applied`), so a write waits at most for the commit.
  */
 function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
   let last = '';
@@ -87,9 +90,11 @@ function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
     const key = JSON.stringify(shown);
     if (key === last || lease.lost) return;
     last = key;
-    writing = db('runs')
-      .where({ id: lease.runId, lease_owner: ctx.workerId })
-      .update({ progress: JSON.stringify(snapshot) })
+    // While the apply transaction is open the run's row may not be writable by anyone else
+    // (SQLite: one writer): the progress goes beside the database then, where there is one.
+    const besides = lease.progress.transactionOpen ? writeLiveProgress(db, lease.runId, snapshot) : Promise.resolve(false);
+    writing = besides
+      .then(async (kept) => kept || (await db('runs').where({ id: lease.runId, lease_owner: ctx.workerId }).update({ progress: JSON.stringify(snapshot) })))
       .catch((error: unknown) => log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) }));
   };
   const timer = setInterval(write, Number(process.env.SLUICE_PROGRESS_MS ?? 1000));
@@ -99,6 +104,7 @@ function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
       await writing;
       write();
       await writing;
+      await clearLiveProgress(db, lease.runId).catch(() => undefined);
     },
   };
 }

@@ -87,7 +87,7 @@ export const uploadCommand: Command = {
         else process.stderr.write(`${message}\n`);
         return EXIT.incomplete;
       }
-      line.show(run.state, run.worker?.progress);
+      line.show(run.state, run.progress ?? run.worker?.progress);
       await sleep(Math.min(1000, Math.max(50, receiveTimeoutMs / 4)));
     }
   },
