@@ -1,6 +1,7 @@
 import { getRun } from '../runs/runs.service.js';
 import type { Context } from '../context.js';
 import { describeProgress, type ProgressSnapshot } from '../pipeline/progress.js';
+import { progressHeldHere } from '../pipeline/runLease.js';
 
 /**
  * The progress line of a command that waits for a run: on a terminal it is rewritten in place
@@ -27,13 +28,15 @@ export class ProgressLine {
   }
 }
 
-/** Shows a run's progress, read from the database each second, while `work` runs. */
+/** Shows a run's progress each second while `work` runs: from memory while this process works on it, else from the database. */
 export async function withProgressLine<T>(ctx: Context, runId: () => number | null, work: Promise<T>, line = new ProgressLine()): Promise<T> {
   let finished = false;
   const watching = (async () => {
     while (!finished) {
       const id = runId();
-      if (id !== null) {
+      const here = id === null ? null : progressHeldHere(id);
+      if (here) line.show(here.phase === 'applying' ? 'applying' : 'validating', here);
+      else if (id !== null) {
         const run = await getRun(ctx.database.knex, id).catch(() => null);
         if (run && !finished) line.show(run.state, run.progress);
       }

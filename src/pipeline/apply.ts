@@ -137,6 +137,7 @@ export async function applyChangeSet(
       [R, F, R, R],
     );
   }
+  progress?.step('writing the change log');
   await faultPoint('apply:before-change-log');
   await writeChangeLog(ctx, trx, R, F, now);
   await faultPoint('apply:after-change-log');

@@ -161,11 +161,11 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
     progress?.enter('applying', totalChanges(run));
     try {
       await db.transaction(async (trx) => {
-        if (progress) progress.transactionOpen = true;
+        progress?.inTransaction(true);
         await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts, unchangedRows: run.unchangedRows });
         const done = await transition(trx, runId, ['applying'], 'applied', { message: `applied ${describeCounts(run)}` });
         if (!done) throw new RunLostError(runId, 'it left the applying state while it was being applied; rolled back');
-      }).finally(() => progress && (progress.transactionOpen = false));
+      }).finally(() => progress?.inTransaction(false));
       break;
     } catch (error) {
       if (!(error instanceof BaselineMovedError) || attempt >= 2) throw error;

@@ -14,6 +14,8 @@ export interface ProgressSnapshot {
   rowsPerSecond: number | null;
   etaSeconds: number | null;
   at: string;
+  /** What the phase is doing now, when it says (applying: "writing the change log"). */
+  step?: string;
   /** While a set is received (phase `receiving`): its files and bytes so far. */
   received?: ReceivedSoFar;
 }
@@ -51,11 +53,18 @@ export class RunProgress {
   private phaseStarted = Date.now();
   private fixedTotal: number | null = null;
   private applied = 0;
+  private currentStep: string | undefined;
   /**
    * The apply transaction is open: on a database with one writer (SQLite) the run's row cannot
    * be written until it ends, so the lease puts the progress beside the database meanwhile.
    */
   transactionOpen = false;
+  /**
+   * Told at once when the apply moves on. On SQLite each statement runs synchronously and holds
+   * the thread for as long as it takes: no timer fires during it, so the progress is passed on
+   * between statements or not at all.
+   */
+  changed: (() => void) | null = null;
 
   /** The data files about to be read, in order. */
   plan(files: PlannedFile[]): void {
@@ -80,6 +89,7 @@ export class RunProgress {
     this.phaseStarted = Date.now();
     this.fixedTotal = total;
     this.applied = 0;
+    this.currentStep = undefined;
     this.reading = null;
     if (phase === 'validating') [this.doneRows, this.doneBytes, this.files] = [0, 0, []];
   }
@@ -87,6 +97,19 @@ export class RunProgress {
   /** `n` more changes applied (one statement of the apply, counted from the change set). */
   advance(n: number): void {
     this.applied += n;
+    this.changed?.();
+  }
+
+  /** The last part of a phase, whose own amount is not counted (its time is not in the estimate). */
+  step(what: string): void {
+    this.currentStep = what;
+    this.changed?.();
+  }
+
+  /** The apply transaction opened or ended. */
+  inTransaction(open: boolean): void {
+    this.transactionOpen = open;
+    this.changed?.();
   }
 
   snapshot(now = Date.now()): ProgressSnapshot {
@@ -96,8 +119,9 @@ export class RunProgress {
     const { total, estimated } = reading ? this.readingTotal(rows) : { total: this.fixedTotal, estimated: false };
     const seconds = (now - this.phaseStarted) / 1000;
     const rowsPerSecond = counting && seconds >= 0.5 && rows > 0 ? Math.round(rows / seconds) : null;
-    const etaSeconds = rowsPerSecond && total !== null ? Math.max(0, Math.round((total - rows) / rowsPerSecond)) : null;
-    return { phase: this.phase, rows, total, estimated, rowsPerSecond, etaSeconds, at: new Date(now).toISOString() };
+    const etaSeconds = rowsPerSecond && total !== null && !this.currentStep ? Math.max(0, Math.round((total - rows) / rowsPerSecond)) : null;
+    const step = this.currentStep && { step: this.currentStep };
+    return { phase: this.phase, rows, total, estimated, rowsPerSecond, etaSeconds, at: new Date(now).toISOString(), ...step };
   }
 
   private readingTotal(rows: number): { total: number | null; estimated: boolean } {
@@ -111,7 +135,7 @@ export class RunProgress {
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+const mb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 
 /**
  * "validating: 41,000 of ~100,000 rows, 12,000 rows/s, about 5 s left";
@@ -123,7 +147,8 @@ export function describeProgress(p: ProgressSnapshot): string {
   const unit = p.phase === 'validating' ? 'rows' : 'changes';
   if (p.phase === 'validating' || (p.phase === 'applying' && p.rows > 0)) parts[0] += `: ${n(p.rows)}${p.total !== null ? ` of ${p.estimated ? '~' : ''}${n(p.total)}` : ''} ${unit}`;
   else if (p.total !== null) parts[0] += ` ${n(p.total)} changes`;
-  if (p.rowsPerSecond !== null) parts.push(`${n(p.rowsPerSecond)} ${unit}/s`);
+  if (p.step) parts.push(p.step);
+  else if (p.rowsPerSecond !== null) parts.push(`${n(p.rowsPerSecond)} ${unit}/s`);
   if (p.etaSeconds !== null) parts.push(`about ${p.etaSeconds} s left`);
   return parts.join(', ');
 }

@@ -123,7 +123,7 @@ export async function writeReceivingProgress(ctx: Context, runId: number, last =
   if (key === last) return last;
   // On SQLite beside the database: a write to the row would wait for a run being applied, and
   // block the pages of this thread meanwhile.
-  if (!(await writeLiveProgress(db, runId, snapshot))) await db('runs').where({ id: runId, state: 'receiving' }).update({ progress: JSON.stringify(snapshot) });
+  if (!writeLiveProgress(db, runId, snapshot)) await db('runs').where({ id: runId, state: 'receiving' }).update({ progress: JSON.stringify(snapshot) });
   return key;
 }
 

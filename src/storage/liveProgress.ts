@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ProgressSnapshot } from '../pipeline/progress.js';
 import type { Db } from './dialect.js';
@@ -17,15 +18,19 @@ function pathOf(db: Db, runId: number): string | null {
   return file && join(`${file}-progress`, `${Number(runId)}.json`);
 }
 
-/** Whether the progress was kept beside the database (false: write it to the run's row). */
-export async function writeLiveProgress(db: Db, runId: number, snapshot: ProgressSnapshot): Promise<boolean> {
+/**
+ * Whether the progress was kept beside the database (false: write it to the run's row). Written
+ * synchronously, a few hundred bytes: an asynchronous write would complete only once the
+ * thread's next SQLite statement (synchronous, possibly long) has ended.
+ */
+export function writeLiveProgress(db: Db, runId: number, snapshot: ProgressSnapshot): boolean {
   const path = pathOf(db, runId);
   if (!path) return false;
-  await mkdir(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true });
   // Renamed into place: a reader never sees half a file.
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  await writeFile(temporary, JSON.stringify(snapshot));
-  await rename(temporary, path);
+  writeFileSync(temporary, JSON.stringify(snapshot));
+  renameSync(temporary, path);
   return true;
 }
 
