@@ -15,8 +15,11 @@ export class ProgressLine {
   constructor(private readonly always = false) {}
 
   show(state: string, progress: ProgressSnapshot | null | undefined): void {
+    this.text(`run ${state}${progress && ['receiving', 'validating', 'applying'].includes(state) ? `: ${describeProgress(progress)}` : ''}`);
+  }
+
+  text(text: string): void {
     if (!this.tty && !this.always) return;
-    const text = `run ${state}${progress && ['receiving', 'validating', 'applying'].includes(state) ? `: ${describeProgress(progress)}` : ''}`;
     if (text === this.last) return;
     this.last = text;
     process.stderr.write(this.tty ? `\r\x1b[2K${text}` : `${text}\n`);

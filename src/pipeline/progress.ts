@@ -135,7 +135,8 @@ export class RunProgress {
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
-const mb = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+/** "830.0 kB", "12.3 MB", "1.25 GB". */
+export const describeBytes = (bytes: number) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
 
 /**
  * "validating: 41,000 of ~100,000 rows, 12,000 rows/s, about 5 s left";
@@ -155,9 +156,9 @@ export function describeProgress(p: ProgressSnapshot): string {
 
 function describeReceiving(p: ProgressSnapshot, r: ReceivedSoFar): string {
   const files = `${n(r.files)}${r.filesTotal !== null ? ` of ${n(r.filesTotal)}` : ''} ${r.filesTotal === 1 ? 'file' : 'files'}`;
-  const parts = [`receiving: ${files}, ${mb(r.bytes)}${r.bytesTotal !== null ? ` of ${mb(r.bytesTotal)}` : ''}`];
-  for (const f of r.incoming) parts.push(`${f.name} ${mb(f.bytes)}${f.size !== null ? ` of ${mb(f.size)}` : ''} so far`);
-  if (r.bytesPerSecond !== null) parts.push(`${mb(r.bytesPerSecond)}/s`);
+  const parts = [`receiving: ${files}, ${describeBytes(r.bytes)}${r.bytesTotal !== null ? ` of ${describeBytes(r.bytesTotal)}` : ''}`];
+  for (const f of r.incoming) parts.push(`${f.name} ${describeBytes(f.bytes)}${f.size !== null ? ` of ${describeBytes(f.size)}` : ''} so far`);
+  if (r.bytesPerSecond !== null) parts.push(`${describeBytes(r.bytesPerSecond)}/s`);
   if (p.etaSeconds !== null) parts.push(`about ${p.etaSeconds} s left`);
   return parts.join(', ');
 }

@@ -110,9 +110,10 @@ function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
       log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) });
       return;
     }
-    writing = db('runs')
-      .where({ id: lease.runId, lease_owner: ctx.workerId })
-      .update({ progress: JSON.stringify(snapshot) })
+    // One after the other: writes told at once by the apply follow each other closely, and on
+    // separate connections an older one could land last.
+    writing = writing
+      .then(() => db('runs').where({ id: lease.runId, lease_owner: ctx.workerId }).update({ progress: JSON.stringify(snapshot) }))
       .catch((error: unknown) => log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) }));
   };
   // Also at once when the apply moves on: between two of its statements may be all there is.
