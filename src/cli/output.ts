@@ -28,6 +28,7 @@ export function printRun(run: PresentedRun) {
       `  worker      ${w.owner ?? 'none'}, last heartbeat ${w.heartbeatAt ?? 'never'}; ${w.alive ? `alive (lease until ${w.leaseExpiresAt}): "run cancel --unsafe" stops it at its next batch` : 'no live worker (lease expired): it died or hangs'}`,
     );
   }
+  if (run.progress) lines.push(`  progress    ${run.progress.text}`);
   if (run.holdReasons.length) lines.push(run.state === 'held' ? '  held because:' : '  was held because:', ...run.holdReasons.map((r) => `    - ${r.message}`));
   if (run.errors.count) {
     lines.push(`  ${run.errors.count} error(s)${run.errors.count > run.errors.first.length ? `, first ${run.errors.first.length}` : ''}:`);

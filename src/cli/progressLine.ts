@@ -1,6 +1,7 @@
 import { getRun } from '../runs/runs.service.js';
 import type { Context } from '../context.js';
 import { describeProgress, type ProgressSnapshot } from '../pipeline/progress.js';
+import { progressHeldHere } from '../pipeline/runLease.js';
 
 /**
  * The progress line of a command that waits for a run: on a terminal it is rewritten in place
@@ -14,8 +15,11 @@ export class ProgressLine {
   constructor(private readonly always = false) {}
 
   show(state: string, progress: ProgressSnapshot | null | undefined): void {
+    this.text(`run ${state}${progress && ['receiving', 'validating', 'applying'].includes(state) ? `: ${describeProgress(progress)}` : ''}`);
+  }
+
+  text(text: string): void {
     if (!this.tty && !this.always) return;
-    const text = `run ${state}${progress && (state === 'validating' || state === 'applying') ? `: ${describeProgress(progress)}` : ''}`;
     if (text === this.last) return;
     this.last = text;
     process.stderr.write(this.tty ? `\r\x1b[2K${text}` : `${text}\n`);
@@ -27,13 +31,15 @@ export class ProgressLine {
   }
 }
 
-/** Shows a run's progress, read from the database each second, while `work` runs. */
+/** Shows a run's progress each second while `work` runs: from memory while this process works on it, else from the database. */
 export async function withProgressLine<T>(ctx: Context, runId: () => number | null, work: Promise<T>, line = new ProgressLine()): Promise<T> {
   let finished = false;
   const watching = (async () => {
     while (!finished) {
       const id = runId();
-      if (id !== null) {
+      const here = id === null ? null : progressHeldHere(id);
+      if (here) line.show(here.phase === 'applying' ? 'applying' : 'validating', here);
+      else if (id !== null) {
         const run = await getRun(ctx.database.knex, id).catch(() => null);
         if (run && !finished) line.show(run.state, run.progress);
       }

@@ -6,6 +6,7 @@ import { profileColumns } from '../directory/userColumns.js';
 import { toDbTime } from '../storage/dialect.js';
 import { faultPoint } from './faults.js';
 import { writeChangeLog } from './changeLogWrite.js';
+import { currentProgress } from './runLease.js';
 
 export class BaselineMovedError extends Error {
   constructor() {
@@ -23,6 +24,10 @@ export async function applyChangeSet(
   input: { runId: number; feedId: number; baselineVersion: number; forceUpdate: boolean; control: ControlFile; counts: ChangeCounts; unchangedRows: number },
 ): Promise<void> {
   const { runId: R, feedId: F, counts } = input;
+  // Progress after each statement, counted from the change set (what each statement's result
+  // reports differs between databases, and the pass over existing users touches unchanged ones).
+  const progress = currentProgress();
+  const done = (n: number) => progress?.advance(n);
   await faultPoint('apply:start');
   // A statement with nothing to do still reads its tables: skip what the change set says is empty.
   const any = (n: number) => n > 0;
@@ -44,6 +49,7 @@ export async function applyChangeSet(
        FROM run_changes c WHERE ${change('group', ['create'])}`,
     [F, now, now, R],
   );
+  done(counts.groups.created);
   if (any(counts.groups.updated)) await dialect.updateFrom(trx, {
     target: 'directory_groups',
     sources: ['run_changes c', 'staging_groups g'],
@@ -51,6 +57,7 @@ export async function applyChangeSet(
     where: [change('group', ['update']), 'g.run_id = c.run_id', 'g.code = c.entity_key', 't.feed_id = ?', 't.code = c.entity_key'],
     bindings: [now, F],
   });
+  done(counts.groups.updated);
 
   const columns = profileColumns.join(', ');
   if (any(counts.users.created)) await trx.raw(
@@ -62,6 +69,7 @@ export async function applyChangeSet(
       WHERE ${change('user', ['create'])}`,
     [F, lockedFields, now, now, R, seenHere],
   );
+  done(counts.users.created);
   await faultPoint('apply:after-user-creates');
 
   // Before anyone is marked as seen here: the users a full run does not name were last seen
@@ -104,6 +112,7 @@ export async function applyChangeSet(
     where: ['s.run_id = ?', "s.status = 'error'", 't.feed_id = ?', 't.user_key = s.user_key', 't.last_seen_in_run <> 0'],
     bindings: [R, F],
   });
+  done(counts.users.updated + counts.users.reactivated);
   // Removals join from the run's changes into the feed's rows by their unique key; an
   // `IN (SELECT …)` is a scan of the whole table with a subquery per row on MySQL.
   if (any(counts.users.suspended)) await dialect.updateFrom(trx, {
@@ -113,6 +122,7 @@ export async function applyChangeSet(
     where: [change('user', ['suspend']), 't.feed_id = ?', 't.user_key = c.entity_key'],
     bindings: [now, now, F],
   });
+  done(counts.users.suspended);
   await faultPoint('apply:after-user-updates');
 
   if (any(counts.memberships.removed)) await dialect.deleteFrom(trx, {
@@ -121,12 +131,14 @@ export async function applyChangeSet(
     where: [change('membership', ['remove']), 't.feed_id = ?', 't.user_key = c.entity_key', 't.group_code = c.group_code'],
     bindings: [F],
   });
+  done(counts.memberships.removed);
   if (any(counts.users.deleted)) await dialect.deleteFrom(trx, {
     target: 'directory_users',
     sources: ['run_changes c'],
     where: [change('user', ['delete']), 't.feed_id = ?', 't.user_key = c.entity_key'],
     bindings: [F],
   });
+  done(counts.users.deleted);
   if (any(counts.memberships.added)) await trx.raw(
     `INSERT INTO directory_memberships (feed_id, user_id, group_id, user_key, group_code, managed, created_at, created_in_run)
      SELECT ?, u.id, g.id, u.user_key, g.code, 1, ?, ?
@@ -136,7 +148,9 @@ export async function applyChangeSet(
       WHERE ${change('membership', ['add'])}`,
     [F, now, R, F, F],
   );
+  done(counts.memberships.added);
 
+  progress?.step('writing the change log');
   await faultPoint('apply:before-change-log');
   await writeChangeLog(ctx, trx, R, F, now);
   await faultPoint('apply:after-change-log');

@@ -10,8 +10,10 @@ import { SluiceError, usageError } from '../errors.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { createRun, getRun, runFiles, transition, type Run, type RunChannel } from '../runs/runs.service.js';
 import { toDbTime } from '../storage/dialect.js';
+import { clearLiveProgress } from '../storage/liveProgress.js';
 import { transactionRetryingDeadlocks } from '../storage/retry.js';
 import { faultPoint } from './faults.js';
+import { trackIncoming } from './receivingMonitor.js';
 import { announce } from './wakeUp.js';
 
 type FileSource = { path: string; keepSource: boolean } | { stream: AsyncIterable<Uint8Array> };
@@ -30,17 +32,32 @@ export async function addRunFile(ctx: Context, run: Run, feed: Feed, name: strin
     await recordRunFile(ctx, run.id, name, key, stored);
     return stored;
   }
-  const incoming = await ctx.archive.receive(source.stream);
+  const tracked = trackIncoming(ctx, { runId: run.id }, name, null);
   try {
-    await faultPoint('intake:after-archive');
-    await transactionRetryingDeadlocks(ctx.database, `add ${name}`, async (trx) => {
-      if (!(await lockReceivingRun(ctx, trx, run.id))) throw new SluiceError('conflict', `run ${run.id} is no longer receiving files`);
-      await commitRunFile(trx, run.id, name, key, incoming);
-    });
+    const incoming = await ctx.archive.receive(counted(source.stream, tracked.reached));
+    try {
+      await faultPoint('intake:after-archive');
+      await transactionRetryingDeadlocks(ctx.database, `add ${name}`, async (trx) => {
+        if (!(await lockReceivingRun(ctx, trx, run.id))) throw new SluiceError('conflict', `run ${run.id} is no longer receiving files`);
+        await commitRunFile(trx, run.id, name, key, incoming);
+      });
+    } finally {
+      await incoming.discard();
+    }
+    return incoming.stored;
   } finally {
-    await incoming.discard();
+    tracked.end();
   }
-  return incoming.stored;
+}
+
+/** The bytes of `stream` as they pass, for the run's progress (a pull can be long). */
+async function* counted(stream: AsyncIterable<Uint8Array>, reached: (bytes: number) => void): AsyncIterable<Uint8Array> {
+  let bytes = 0;
+  for await (const chunk of stream) {
+    bytes += chunk.length;
+    reached(bytes);
+    yield chunk;
+  }
 }
 
 /** Locks the run's row if it is still `receiving`: its files may change only while it is. */
@@ -101,6 +118,7 @@ export async function queueRun(ctx: Context, runId: number): Promise<void> {
   // An oversized control file is never read here: validation fails the run for its size.
   const mode = control && control.size <= MAX_CONTROL_BYTES ? peekMode((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
   if (await transition(db, runId, ['receiving'], 'queued', { message: 'upload set complete; queued', fields: { mode } })) announce('run-queued');
+  await clearLiveProgress(db, runId);
 }
 
 /** Claims every file of a folder into a new run (data files first, the control file last). */

@@ -157,13 +157,15 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
   for (let attempt = 0; ; attempt++) {
     run = await getRun(db, runId);
     await checkRunOwned();
-    currentProgress()?.enter('applying', totalChanges(run));
+    const progress = currentProgress();
+    progress?.enter('applying', totalChanges(run));
     try {
       await db.transaction(async (trx) => {
+        progress?.inTransaction(true);
         await applyChangeSet(ctx, trx, { runId, feedId: feed.id, baselineVersion: run.baselineVersion ?? -1, forceUpdate: run.forceUpdate || feed.settings.forceUpdate, control, counts: run.counts, unchangedRows: run.unchangedRows });
         const done = await transition(trx, runId, ['applying'], 'applied', { message: `applied ${describeCounts(run)}` });
         if (!done) throw new RunLostError(runId, 'it left the applying state while it was being applied; rolled back');
-      });
+      }).finally(() => progress?.inTransaction(false));
       break;
     } catch (error) {
       if (!(error instanceof BaselineMovedError) || attempt >= 2) throw error;

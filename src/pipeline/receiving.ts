@@ -10,9 +10,11 @@ import { setProblem } from '../core/problems.js';
 import { addRunEvent, createRun, getRun, recordProblems, runFiles, transition, updateRunFields, type Run, type RunChannel } from '../runs/runs.service.js';
 import { archiveKey, describeStored, type StoredFile } from '../archive/archive.js';
 import { toDbTime } from '../storage/dialect.js';
+import { clearLiveProgress } from '../storage/liveProgress.js';
 import { transactionRetryingDeadlocks } from '../storage/retry.js';
 import { faultPoint } from './faults.js';
 import { adoptRunFile, commitRunFile, lockReceivingRun, queueRun } from './intake.js';
+import { writeReceivingProgress } from './receivingMonitor.js';
 
 /**
  * The feed's open upload set on a channel: files arriving one by one (HTTP uploads, a folder
@@ -115,7 +117,10 @@ export async function completeIfReady(ctx: Context, runId: number): Promise<Rece
     return { run: await getRun(db, runId), missing: [] };
   }
   const control = files.find((f) => f.name === CONTROL_FILE_NAME);
-  if (!control) return { run: await getRun(db, runId), missing: [CONTROL_FILE_NAME] };
+  if (!control) {
+    await writeReceivingProgress(ctx, runId);
+    return { run: await getRun(db, runId), missing: [CONTROL_FILE_NAME] };
+  }
   // An oversized control file, or one naming more files than a set may hold, cannot say what
   // is missing: validation fails the run and says why.
   const named = control.size <= MAX_CONTROL_BYTES ? namedFiles((await buffer(ctx.archive.read(control.storageKey))).toString('utf8')) : null;
@@ -123,6 +128,7 @@ export async function completeIfReady(ctx: Context, runId: number): Promise<Rece
   if (missing.length === 0) {
     await queueRun(ctx, runId);
   } else {
+    await writeReceivingProgress(ctx, runId);
     const message = `waiting for ${listNames(missing)}`;
     const last = await db('run_events').where({ run_id: runId }).orderBy('id', 'desc').first('message');
     if (last?.message !== message) await addRunEvent(db, runId, message);
@@ -149,6 +155,7 @@ export async function failIncompleteRuns(ctx: Context, olderThanMs: number): Pro
     await recordProblems(db, ctx.database.dialect, id, missing.map((file) => setProblem('file_missing', 'never arrived', { file })));
     await updateRunFields(db, id, { error_count: missing.length });
     if (await transition(db, id, ['receiving'], 'failed', { message })) failed.push(id);
+    await clearLiveProgress(db, id);
   }
   return failed;
 }

@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Context } from '../context.js';
 import { log } from '../log.js';
 import { toDbTime, type Db } from '../storage/dialect.js';
-import { RunProgress } from './progress.js';
+import { clearLiveProgress, writeLiveProgress } from '../storage/liveProgress.js';
+import { RunProgress, type ProgressSnapshot } from './progress.js';
 
 /**
  * A worker's hold on a run. The run can be taken from it while it works — an administrator's
@@ -18,6 +19,8 @@ interface Lease {
 }
 
 const current = new AsyncLocalStorage<Lease>();
+/** The runs this process works on, for a progress line in the same process (`sluice import`). */
+const heldHere = new Map<number, Lease>();
 
 /** Thrown where a worker finds its run taken from it; nothing more is written for the run. */
 export class RunLostError extends Error {
@@ -58,15 +61,25 @@ export async function withLease<T>(ctx: Context, runId: number, work: () => Prom
     Math.max(500, (ctx.leaseSeconds * 1000) / 3),
   );
   const progress = writeProgressEverySecond(db, ctx, lease);
+  heldHere.set(runId, lease);
   try {
     return await current.run(lease, work);
   } catch (error) {
     if (error instanceof RunLostError) log.warn('stopped working on a run that is no longer ours', { run: runId, reason: error.message });
     throw error;
   } finally {
+    heldHere.delete(runId);
     clearInterval(timer);
     await progress.stop();
   }
+}
+
+/**
+ * The progress of a run this process works on, read from memory: on SQLite the process's one
+ * connection is taken by the run's apply transaction, and a read through it would wait.
+ */
+export function progressHeldHere(runId: number): ProgressSnapshot | null {
+  return heldHere.get(runId)?.progress.snapshot() ?? null;
 }
 
 /** The progress of the run this worker is processing; null outside a lease. */
@@ -76,7 +89,9 @@ export function currentProgress(): RunProgress | null {
 
 /**
  * Every second (and once at the end) the worker's progress goes to the run's row, for other
- * processes and the run page. A write that fails only costs one update.
+ * processes and the run page. A write that fails only costs one update. On MySQL the row can be
+ * written while the run's apply transaction is open: that transaction locks the run's row only
+ * with its last statement (the move to `applied`), so a write waits at most for the commit.
  */
 function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
   let last = '';
@@ -87,18 +102,31 @@ function writeProgressEverySecond(db: Db, ctx: Context, lease: Lease) {
     const key = JSON.stringify(shown);
     if (key === last || lease.lost) return;
     last = key;
-    writing = db('runs')
-      .where({ id: lease.runId, lease_owner: ctx.workerId })
-      .update({ progress: JSON.stringify(snapshot) })
+    // While the apply transaction is open the run's row may not be writable by anyone else
+    // (SQLite: one writer): the progress goes beside the database then, where there is one.
+    try {
+      if (lease.progress.transactionOpen && writeLiveProgress(db, lease.runId, snapshot)) return;
+    } catch (error) {
+      log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) });
+      return;
+    }
+    // One after the other: writes told at once by the apply follow each other closely, and on
+    // separate connections an older one could land last.
+    writing = writing
+      .then(() => db('runs').where({ id: lease.runId, lease_owner: ctx.workerId }).update({ progress: JSON.stringify(snapshot) }))
       .catch((error: unknown) => log.warn('could not record a run\'s progress', { run: lease.runId, error: String(error) }));
   };
+  // Also at once when the apply moves on: between two of its statements may be all there is.
+  lease.progress.changed = write;
   const timer = setInterval(write, Number(process.env.SLUICE_PROGRESS_MS ?? 1000));
   return {
     async stop() {
       clearInterval(timer);
+      lease.progress.changed = null;
       await writing;
       write();
       await writing;
+      await clearLiveProgress(db, lease.runId).catch(() => undefined);
     },
   };
 }

@@ -20,6 +20,16 @@ export interface PresentedRun {
   finishedAt: string | null;
   /** For a run in progress: the process holding it and whether it is still alive. */
   worker?: RunWorker;
+  /** For a run being received, validated or applied: how far it has come (as `worker.progress`). */
+  progress?: ShownProgress;
+}
+
+export type ShownProgress = ProgressSnapshot & { text: string };
+
+/** The progress of a run being received or worked on, with its one-line text; null in other states. */
+export function runProgress(run: Run): ShownProgress | null {
+  if (!['receiving', 'validating', 'applying'].includes(run.state) || !run.progress) return null;
+  return { ...run.progress, text: describeProgress(run.progress) };
 }
 
 export interface RunWorker {
@@ -30,14 +40,14 @@ export interface RunWorker {
   /** The lease is current: a live worker holds the run, and cancelling it is the unsafe kind. */
   alive: boolean;
   /** Phase, rows so far (of how many), rows/s and time left, as the worker last wrote them. */
-  progress: (ProgressSnapshot & { text: string }) | null;
+  progress: ShownProgress | null;
 }
 
 /** Who works on a run in `validating` or `applying`; undefined in any other state. */
 export function runWorker(run: Run, now = new Date()): RunWorker | undefined {
   if (run.state !== 'validating' && run.state !== 'applying') return undefined;
   const alive = !!run.leaseOwner && !!run.leaseExpiresAt && new Date(run.leaseExpiresAt) > now && !exitedHere(run.leaseOwner);
-  return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive, progress: run.progress && { ...run.progress, text: describeProgress(run.progress) } };
+  return { owner: run.leaseOwner, heartbeatAt: run.heartbeatAt, leaseExpiresAt: run.leaseExpiresAt, alive, progress: runProgress(run) };
 }
 
 /**
@@ -79,5 +89,6 @@ export async function presentRun(db: Db, run: Run, feed: Pick<Feed, 'slug'>, fir
     createdAt: run.createdAt,
     finishedAt: run.finishedAt,
     ...(runWorker(run) && { worker: runWorker(run) }),
+    ...(runProgress(run) && { progress: runProgress(run)! }),
   };
 }

@@ -6,6 +6,7 @@ import { invalidState, notFound } from '../errors.js';
 import { countRows, insertMany } from '../storage/database.js';
 import { fromDbTime, toDbTime, type Db, type Dialect } from '../storage/dialect.js';
 import { parseProgress, type ProgressSnapshot } from '../pipeline/progress.js';
+import { readLiveProgress } from '../storage/liveProgress.js';
 
 export type RunChannel = 'folder' | 's3' | 'http' | 'cli' | 'pull' | 'reapply' | 'sftp' | 'app' | 'export';
 
@@ -94,7 +95,15 @@ export async function createRun(
 
 export async function findRun(db: Db, id: number): Promise<Run | null> {
   const row = await db('runs').where({ id }).first();
-  return row ? fromRow(row) : null;
+  return row ? withLiveProgress(db, fromRow(row)) : null;
+}
+
+/** A run being received or applied may have newer progress than its row (SQLite: see liveProgress). */
+async function withLiveProgress(db: Db, run: Run): Promise<Run> {
+  if (run.state !== 'receiving' && run.state !== 'applying') return run;
+  const live = await readLiveProgress(db, run.id);
+  if (!live || live.phase !== run.state || (run.progress && run.progress.at >= live.at)) return run;
+  return { ...run, progress: live };
 }
 
 export async function getRun(db: Db, id: number): Promise<Run> {

@@ -7,6 +7,7 @@ import type { Context } from '../context.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { log } from '../log.js';
 import { receiveFile } from '../pipeline/receiving.js';
+import { trackIncoming } from '../pipeline/receivingMonitor.js';
 import { addRunEvent } from '../runs/runs.service.js';
 import { sftpAccountExists, type SftpAccount } from './accounts.service.js';
 import { joinsSet, resolveSftpPath, uploadNameProblem } from './paths.js';
@@ -37,6 +38,8 @@ interface Upload {
   file: FileHandle;
   writes: Set<Promise<void>>;
   failed: string | null;
+  /** Its bytes so far, for the progress of the set it joins (null: it waits for a rename). */
+  incoming: ReturnType<typeof trackIncoming> | null;
 }
 type Handle = Upload | { kind: 'listing'; done: boolean };
 
@@ -126,7 +129,8 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
       }
       const path_ = join(scope.uploadsDir, `${feed.slug}-${randomUUID()}.part`);
       const file = await open(path_, 'wx', 0o600);
-      sftp.handle(reqId, newHandle({ kind: 'upload', name, path: path_, file, writes: new Set(), failed: null }));
+      const incoming = joinsSet(name) ? trackIncoming(ctx, { feedId: feed.id, channel: 'sftp' }, name, null) : null;
+      sftp.handle(reqId, newHandle({ kind: 'upload', name, path: path_, file, writes: new Set(), failed: null, incoming }));
     }),
   );
 
@@ -145,7 +149,10 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
     const write: Promise<void> = upload.file
       .write(data, 0, data.length, offset)
       .then(
-        () => ok(reqId),
+        () => {
+          upload.incoming?.reached(offset + data.length);
+          ok(reqId);
+        },
         (error: unknown) => {
           upload.failed = `the upload could not be written (${(error as NodeJS.ErrnoException).code ?? error})`;
           sftp.status(reqId, STATUS_CODE.FAILURE, upload.failed);
@@ -171,6 +178,7 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
         if (joinsSet(handle.name)) await deliver(handle.name, handle.path);
         else await rename(handle.path, join(folder, handle.name));
       } finally {
+        handle.incoming?.end();
         await rm(handle.path, { force: true });
       }
       ok(reqId);
@@ -285,6 +293,7 @@ export function serveSftp(sftp: SFTPWrapper, scope: SessionScope): () => Promise
     const unclosed = [...handles.values()].filter((h): h is Upload => h.kind === 'upload');
     handles.clear();
     for (const upload of unclosed) {
+      upload.incoming?.end();
       await Promise.allSettled(upload.writes);
       await upload.file.close().catch(() => undefined);
       await rm(upload.path, { force: true });

@@ -103,6 +103,10 @@ function connect(databaseUrl: string): Database {
 }
 
 export async function migrateLatest(db: Database): Promise<string[]> {
+  // Looked at first, by reading only: `latest` takes the migration lock, a write, and on SQLite
+  // a command started while another process applies a run would wait for its commit.
+  const [, pending] = (await db.knex.migrate.list({ migrationSource })) as [unknown[], unknown[]];
+  if (pending.length === 0) return [];
   const [, applied] = (await db.knex.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;
 }

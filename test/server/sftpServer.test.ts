@@ -8,7 +8,8 @@ import SftpClient from 'ssh2-sftp-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFeed, getFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { processQueue } from '../../src/pipeline/queue.js';
-import { listRuns, runEvents } from '../../src/runs/runs.service.js';
+import { cancelRun } from '../../src/runs/runActions.js';
+import { getRun, listRuns, runEvents } from '../../src/runs/runs.service.js';
 import { addSftpAccount, SFTP_LOGIN_LIMITS } from '../../src/sftp/accounts.service.js';
 import { uploadsDirOf } from '../../src/sftp/sftpServer.js';
 import { addAdmin } from '../../src/admins/admins.service.js';
@@ -247,6 +248,30 @@ describe('built-in SFTP endpoint', () => {
     const runPage = (await browser.get(`/admin/runs/${first!.id}`)).text;
     expect(runPage).toContain('<dt>Channel</dt><dd>sftp');
     expect(runPage).toMatch(/received control\.json over SFTP \(account demo-key, from 127\.0\.0\.1\) <span class="muted">\(sftp:demo-key\)/);
+  });
+
+  it('shows the bytes of a file still being uploaded on the set it will join, and drops them when the upload breaks', async () => {
+    const client = await connect();
+    await client.put(Buffer.from(JSON.stringify(usersControl())), '/control.json');
+    await client.end();
+    const open = await until('the set to wait for people.csv', async () => (await listRuns(db(), { feedId: (await getFeed(db(), 'demo')).id, states: ['receiving'] }))[0]);
+    const conn = new Client();
+    await new Promise<void>((resolve, reject) => conn.on('ready', resolve).on('error', reject).connect({ host: '127.0.0.1', port, username: 'demo-pw', password }));
+    const sftp = await new Promise<import('ssh2').SFTPWrapper>((resolve, reject) => conn.sftp((e, s) => (e ? reject(e) : resolve(s))));
+    const handle = await new Promise<Buffer>((resolve, reject) => sftp.open('/people.csv', 'w', (e, h) => (e ? reject(e) : resolve(h))));
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => sftp.write(handle, chunk, 0, chunk.length, i * chunk.length, (e) => (e ? reject(e) : resolve())));
+      const received = await until(`the set to show ${(i + 1) * chunk.length} bytes of people.csv`, async () => {
+        const r = (await getRun(db(), open.id)).progress?.received;
+        return r?.incoming[0] && r.incoming[0].bytes === (i + 1) * chunk.length && r;
+      });
+      // SFTP declares no size: how many bytes the set will hold is not known.
+      expect(received).toMatchObject({ files: 1, filesTotal: 2, bytesTotal: null, incoming: [{ name: 'people.csv', size: null }] });
+    }
+    conn.end();
+    await until('the broken upload to leave the progress', async () => (await getRun(db(), open.id)).progress?.received?.incoming.length === 0);
+    await cancelRun(server.ctx, open.id, { actor: 'test' });
   });
 
   it('serve --sftp-port (what npm start passes) turns SFTP on unless SFTP_PORT says otherwise, with a key made on first start', async () => {

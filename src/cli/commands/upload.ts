@@ -8,6 +8,7 @@ import { usageError } from '../../errors.js';
 import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
 import { positional, type Command } from './shared.js';
 import type { PresentedRun } from '../../runs/runs.presenter.js';
+import { describeBytes } from '../../pipeline/progress.js';
 import { ProgressLine } from '../progressLine.js';
 
 const finalStates = ['failed', 'held', 'applied', 'cancelled', 'superseded'];
@@ -16,15 +17,23 @@ export const DEFAULT_RECEIVE_TIMEOUT_SECONDS = 120;
 
 type UploadAnswer = { run: { id: number; state: string; missing?: string[]; statusUrl: string } };
 
-/** PUT one file, retrying network errors and 5xx answers with back-off. */
-async function putFile(url: string, key: string, path: string, attempts = 5): Promise<UploadAnswer> {
+/** PUT one file, retrying network errors and 5xx answers with back-off; `sent` follows its bytes. */
+async function putFile(url: string, key: string, path: string, sent: (bytes: number, size: number) => void, attempts = 5): Promise<UploadAnswer> {
   for (let attempt = 1; ; attempt++) {
     try {
       const size = (await stat(path)).size;
+      // Counted as fetch reads it (a 'data' listener would start the stream before fetch does).
+      const file = (async function* () {
+        let bytes = 0;
+        for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+          sent((bytes += chunk.length), size);
+          yield chunk;
+        }
+      })();
       const response = await fetch(url, {
         method: 'PUT',
         headers: { authorization: `Bearer ${key}`, 'content-length': String(size), 'content-type': 'application/octet-stream' },
-        body: createReadStream(path) as unknown as BodyInit,
+        body: file as unknown as BodyInit,
         duplex: 'half',
       } as RequestInit);
       const body = (await response.json()) as UploadAnswer & { error?: { message: string } };
@@ -55,8 +64,12 @@ export const uploadCommand: Command = {
     const names = (await readdir(folder)).filter((n) => !isTemporaryName(n)).sort();
     if (!names.includes(CONTROL_FILE_NAME)) throw usageError(`${folder} has no ${CONTROL_FILE_NAME}`);
     let last: UploadAnswer | undefined;
+    const line = new ProgressLine();
     for (const name of [...names.filter((n) => n !== CONTROL_FILE_NAME), CONTROL_FILE_NAME]) {
-      last = await putFile(`${url.replace(/\/$/, '')}/api/v1/feeds/${encodeURIComponent(feed)}/files/${encodeURIComponent(name)}`, key, join(folder, name));
+      // The server shows a file's bytes only on a set already open: this client shows its own.
+      const sending = (bytes: number, size: number) => line.text(`sending ${name}: ${describeBytes(bytes)} of ${describeBytes(size)}`);
+      last = await putFile(`${url.replace(/\/$/, '')}/api/v1/feeds/${encodeURIComponent(feed)}/files/${encodeURIComponent(name)}`, key, join(folder, name), sending);
+      line.end();
       if (!input.json) process.stdout.write(`uploaded ${name}\n`);
     }
     if (input.options['no-wait']) {
@@ -65,7 +78,6 @@ export const uploadCommand: Command = {
       return EXIT.done;
     }
     const sentAt = Date.now();
-    const line = new ProgressLine();
     for (;;) {
       // The server's public URL may differ from the one this client reaches it by.
       const response = await fetch(`${url.replace(/\/$/, '')}/api/v1/runs/${last!.run.id}`, { headers: { authorization: `Bearer ${key}` } });
@@ -87,7 +99,7 @@ export const uploadCommand: Command = {
         else process.stderr.write(`${message}\n`);
         return EXIT.incomplete;
       }
-      line.show(run.state, run.worker?.progress);
+      line.show(run.state, run.progress ?? run.worker?.progress);
       await sleep(Math.min(1000, Math.max(50, receiveTimeoutMs / 4)));
     }
   },

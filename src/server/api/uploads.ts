@@ -5,6 +5,7 @@ import { CONTROL_FILE_NAME } from '../../core/control/controlFile.js';
 import { fileNameProblem } from '../../core/fileNames.js';
 import { MAX_CONTROL_BYTES } from '../../core/uploadSet.js';
 import { SluiceError, usageError } from '../../errors.js';
+import { trackIncoming } from '../../pipeline/receivingMonitor.js';
 import { receiveFile } from '../../pipeline/receiving.js';
 import { requireApiKey, type ApiState } from './auth.js';
 import { runUrl } from './runs.js';
@@ -13,12 +14,13 @@ export interface UploadLimits {
   maxUploadBytes: number;
 }
 
-/** Counts bytes as they stream by and stops the upload once it passes the limit. */
-function sizeLimit(limit: number, what: string) {
+/** Counts bytes as they stream by (for the set's progress) and stops the upload once it passes the limit. */
+function sizeLimit(limit: number, what: string, counted: (bytes: number) => void) {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
+      counted(seen);
       if (seen > limit) callback(new SluiceError('too_large', `${what} is larger than the limit of ${limit} bytes`));
       else callback(null, chunk);
     },
@@ -42,9 +44,10 @@ export function uploadRoutes(router: Router, sluice: SluiceContext, limits: Uplo
     const declared = Number(ctx.get('content-length') || NaN);
     if (declared > limit) throw new SluiceError('too_large', `${what} is larger than the limit of ${limit} bytes`);
     if (/100-continue/i.test(ctx.get('expect'))) ctx.res.writeContinue();
-    const body = ctx.req.pipe(sizeLimit(limit, what));
+    const incoming = trackIncoming(sluice, { feedId: feed.id, channel: 'http' }, name, Number.isFinite(declared) ? declared : null);
+    const body = ctx.req.pipe(sizeLimit(limit, what, (bytes) => incoming.reached(bytes)));
     ctx.req.on('error', (error) => body.destroy(error));
-    const { run, missing, stored } = await receiveFile(sluice, feed, 'http', name, { stream: body });
+    const { run, missing, stored } = await receiveFile(sluice, feed, 'http', name, { stream: body }).finally(() => incoming.end());
     ctx.status = 201;
     ctx.body = {
       file: { name, size: stored!.size, sha256: stored!.sha256 },

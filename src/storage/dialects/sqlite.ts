@@ -60,3 +60,10 @@ export const sqliteDialect: Dialect = {
     });
   },
 };
+
+/** The file of an SQLite database `db` works on; null for any other database or `:memory:`. */
+export function sqliteFileOf(db: Knex): string | null {
+  const config = db.client.config as { client?: unknown; connection?: { filename?: unknown } };
+  const filename = config.client === 'better-sqlite3' ? config.connection?.filename : undefined;
+  return typeof filename === 'string' && filename !== ':memory:' ? filename : null;
+}

@@ -10,7 +10,7 @@ import { listRunChanges, type ChangeEntity } from '../../../runs/runChanges.serv
 import { runChangesCsv, runErrorsCsv } from '../../../runs/runExports.js';
 import { cachedRunFieldSummary } from '../../../runs/fieldSummary.service.js';
 import { runMappingChange } from '../../../runs/mappingChange.service.js';
-import { runWorker } from '../../../runs/runs.presenter.js';
+import { runProgress, runWorker } from '../../../runs/runs.presenter.js';
 import { countRuns, getRun, listRuns, runErrorCodes, runErrors, runEvents, runFiles, type Run } from '../../../runs/runs.service.js';
 import { idParam, need, pageParams, pager, render } from '../http.js';
 import { actionsFor } from './runActions.js';
@@ -85,6 +85,7 @@ export function runRoutes(router: Router, sluice: SluiceContext) {
       refreshSeconds: live ? 2 : undefined,
       live,
       worker: runWorker(run),
+      progress: runProgress(run),
       run,
       feed,
       events,
