@@ -88,7 +88,10 @@ export async function applyChangeSet(
   // last_seen_in_run. A staged user whose record hash is equal gets the values it already has,
   // so only its bookkeeping changes; updated_at moves only for a real change (or forceUpdate:
   // every record is written, as the mapping's meaning may have changed).
-  const changed = `EXISTS (SELECT 1 FROM run_changes c WHERE ${change('user', ['update', 'reactivate'])} AND c.entity_key = s.user_key)`;
+  // Probed once per staged user: by its key. With two operations to match, MySQL may take the
+  // (run, entity, op) index instead and read every update of the run for each user.
+  const changed = `EXISTS (SELECT 1 FROM ${dialect.withIndex('run_changes c', 'run_changes_run_id_entity_entity_key_index')}
+    WHERE ${change('user', ['update', 'reactivate'])} AND c.entity_key = s.user_key)`;
   const stagedExisting = counts.users.updated + counts.users.reactivated + counts.users.unchanged - input.unchangedRows;
   if (any(stagedExisting)) await dialect.updateFrom(trx, {
     target: 'directory_users',

@@ -24,7 +24,7 @@ export interface Dialect {
    * the target with a dependent subquery per row.
    */
   deleteFrom(db: Db, spec: DeleteFromSpec): Promise<number>;
-  /** `table` read through `index` only, where the database may otherwise scan the whole table. */
+  /** `table` (with its alias, if any) read through `index` only, where the database may otherwise pick a worse way. */
   withIndex(table: string, index: string): string;
   /**
    * `table` (with its alias) read along its primary key, for keyset pages by id: SQLite would
