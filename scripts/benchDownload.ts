@@ -20,7 +20,7 @@ import { runFromFolder } from '../src/pipeline/intake.js';
 import { processQueue } from '../src/pipeline/queue.js';
 import { getRun } from '../src/runs/runs.service.js';
 import { serve } from '../src/server/serve.js';
-import { benchDatabaseUrl } from './benchDatabase.js';
+import { BENCH_ADMIN as ADMIN, benchDatabaseUrl, signIn } from './benchDatabase.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,6 @@ const { values } = parseArgs({
   },
 });
 process.env.LOG_LEVEL ??= 'warn';
-const ADMIN = { email: 'bench@example.org', password: 'benchmark password' };
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 if (values.measure) await measure(Number(values.measure));
@@ -127,19 +126,4 @@ async function measure(runId: number) {
     'heap used peak MB': mb(heapPeak),
     'maxRSS of the process MB': Math.round(process.resourceUsage().maxRSS / 1024),
   });
-}
-
-async function signIn(base: string): Promise<string> {
-  const cookies: string[] = [];
-  const form = await fetch(`${base}/admin/sign-in`);
-  cookies.push(...form.headers.getSetCookie().map((c) => c.split(';')[0]!));
-  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-  const signed = await fetch(`${base}/admin/sign-in`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.join('; ') },
-    body: new URLSearchParams({ _csrf: token, email: ADMIN.email, password: ADMIN.password }).toString(),
-  });
-  cookies.push(...signed.headers.getSetCookie().map((c) => c.split(';')[0]!));
-  return cookies.join('; ');
 }

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/paths.js';
-import { benchDatabaseUrl } from './benchDatabase.js';
+import { BENCH_ADMIN, benchDatabaseUrl, signIn } from './benchDatabase.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,7 +47,7 @@ for (const feed of ['big', 'quick', 'web']) await cli(['feed', 'add', feed]);
 for (const feed of ['big', 'quick']) await cli(['feed', 'set', feed, 'holdFirstRun', 'false']);
 const keys: Record<string, string> = {};
 for (const feed of ['big', 'quick', 'web']) keys[feed] = (await cli(['key', 'create', feed])).split('\n')[0]!.trim();
-await cli(['admin', 'add', 'bench@example.org', '--role', 'admin', '--password-stdin'], 'benchmark password\n');
+await cli(['admin', 'add', BENCH_ADMIN.email, '--role', 'admin', '--password-stdin'], `${BENCH_ADMIN.password}\n`);
 
 const server: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((done) => {
@@ -163,19 +163,4 @@ function bigSet(users: number) {
     users: { key: 'username', fields: { username: 'id', email: 'email', firstName: 'first', lastName: 'last', groups: { column: 'groups', split: ';' } } },
   });
   return { users: Buffer.from(lines.join('\n') + '\n'), control };
-}
-
-async function signIn(base: string): Promise<string> {
-  const cookies: string[] = [];
-  const form = await fetch(`${base}/admin/sign-in`);
-  cookies.push(...form.headers.getSetCookie().map((c) => c.split(';')[0]!));
-  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-  const signed = await fetch(`${base}/admin/sign-in`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.join('; ') },
-    body: new URLSearchParams({ _csrf: token, email: 'bench@example.org', password: 'benchmark password' }).toString(),
-  });
-  cookies.push(...signed.headers.getSetCookie().map((c) => c.split(';')[0]!));
-  return cookies.join('; ');
 }
