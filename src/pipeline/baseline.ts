@@ -38,7 +38,7 @@ export class BaselineMatcher {
     private readonly feedId: number,
     private readonly lowestId: number,
     size: number,
-    private readonly activeUsers: number,
+    readonly activeUsers: number,
   ) {
     this.lines = new Uint32Array(size);
     this.files = new Uint8Array(size);

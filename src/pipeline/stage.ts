@@ -87,7 +87,7 @@ export async function stageRun(ctx: Context, run: Run, feed: Feed): Promise<Stag
   const hasMembershipFiles = work.some((f) => f.spec.type === 'memberships');
   const usersFiles = work.filter((f) => f.spec.type === 'users').map((f) => f.name);
   const matcher = control.mode === 'full' ? await BaselineMatcher.open(db, feed.id) : null;
-  const digests = control.mode === 'full' && hasMembershipFiles ? new MembershipDigests() : null;
+  const digests = control.mode === 'full' && hasMembershipFiles ? new MembershipDigests(matcher?.activeUsers) : null;
   const users: UsersOptions = {
     matcher,
     // Not the salt of a set without memberships files: its records would match while the

@@ -77,9 +77,12 @@ export class MembershipDigests {
   private flags: Uint8Array;
   private used = 0;
 
-  constructor(capacity = 1 << 12) {
-    let size = 16;
-    while (size < capacity) size *= 2;
+  /**
+   * Sized for `expectedUsers` (the feed's active users, when known) so that the table never
+   * grows: growing holds the old and the new arrays at once, the largest memory of a run.
+   */
+  constructor(expectedUsers = 3072) {
+    const size = Math.max(16, Math.ceil(expectedUsers / MAX_LOAD) + 1);
     this.hi = new Uint32Array(size);
     this.lo = new Uint32Array(size);
     this.digests = new Float64Array(size);
@@ -133,17 +136,17 @@ export class MembershipDigests {
   }
 
   private find(hi: number, lo: number): number {
-    const mask = this.flags.length - 1;
-    for (let slot = (hi ^ lo) & mask; ; slot = (slot + 1) & mask) {
+    const size = this.flags.length;
+    for (let slot = ((hi ^ lo) >>> 0) % size; ; slot = slot + 1 === size ? 0 : slot + 1) {
       if (this.flags[slot] === 0) return -1;
       if (this.hi[slot] === hi && this.lo[slot] === lo) return slot;
     }
   }
 
   private insert(hi: number, lo: number): number {
-    const mask = this.flags.length - 1;
-    let slot = (hi ^ lo) & mask;
-    while (this.flags[slot] !== 0) slot = (slot + 1) & mask;
+    const size = this.flags.length;
+    let slot = ((hi ^ lo) >>> 0) % size;
+    while (this.flags[slot] !== 0) slot = slot + 1 === size ? 0 : slot + 1;
     this.hi[slot] = hi;
     this.lo[slot] = lo;
     this.flags[slot] = OCCUPIED;
