@@ -92,7 +92,7 @@ export async function computeChangeSet(
   await insert(
     `SELECT ?, 'membership', 'remove', dm.user_key, dm.group_code, NULL, NULL
        FROM staging_users s
-       JOIN directory_memberships dm ON dm.feed_id = ? AND dm.user_key = s.user_key AND dm.managed = 1
+       ${ctx.database.dialect.leftFirstJoin} directory_memberships dm ON dm.feed_id = ? AND dm.user_key = s.user_key AND dm.managed = 1
       WHERE s.run_id = ? AND s.status = 'ok'
         AND NOT EXISTS (SELECT 1 FROM staging_memberships m WHERE m.run_id = ? AND m.user_key = dm.user_key AND m.group_code = dm.group_code)`,
     [R, F, R, R],

@@ -31,6 +31,11 @@ export interface Dialect {
    * otherwise take the run_id index and sort all of a run's rows again for every page.
    */
   inIdOrder(tableAndAlias: string): string;
+  /**
+   * A join keyword that reads the table on its left first: for a join driven by a run's few
+   * staged rows into a large directory table, which SQLite otherwise may read whole.
+   */
+  leftFirstJoin: string;
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
   /**

@@ -137,6 +137,7 @@ export const mysqlDialect: Dialect = {
   withIndex: (table, index) => `${table} FORCE INDEX (${index})`,
   // MySQL takes the primary key for keyset pages by itself; forced so that no estimate changes it.
   inIdOrder: (tableAndAlias) => `${tableAndAlias} FORCE INDEX (PRIMARY)`,
+  leftFirstJoin: 'STRAIGHT_JOIN',
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
   // JSON_TABLE walks arrays, not objects: the object's keys become an array first.
   jsonEntries: (afterSql, beforeSql) => ({

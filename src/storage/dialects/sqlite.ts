@@ -32,6 +32,8 @@ export const sqliteDialect: Dialect = {
   withIndex: (table) => table,
   // NOT INDEXED leaves the rowid (the integer primary key) as the only way in.
   inIdOrder: (tableAndAlias) => `${tableAndAlias} NOT INDEXED`,
+  // SQLite never reorders the tables of a CROSS JOIN (its documented planner control).
+  leftFirstJoin: 'CROSS JOIN',
   jsonValue: (columnSql) => `json(${columnSql})`,
   jsonEntries: (afterSql, beforeSql) => ({
     from: `json_each(${afterSql}) AS je`,
