@@ -69,7 +69,7 @@ export async function applyAppChanges(ctx: Context, feed: Feed, body: unknown, a
     const run = await createRun(trx, { feedId: feed.id, channel: 'app', actor });
     const now = toDbTime();
     const counts = emptyCounts();
-    for (const plan of planned) await applyOne(trx, feed.id, run.id, plan, counts, now, feed.settings.appOwnedFields);
+    for (const plan of planned) await applyOne(trx, feed.id, run.id, plan, counts, now);
     await writeChangeLog(ctx, trx, run.id, feed.id, now);
     await trx('feeds').where({ id: feed.id }).update({ directory_version: Number(version.directory_version) + 1 });
     // Not mailed: the application made these changes itself and has its answer (and no invitations).
@@ -86,7 +86,7 @@ const fieldsOf = (record: UserRecord) => ({
   custom: record.custom,
 });
 
-async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { change, record, current }: Planned, counts: ChangeCounts, now: string, appOwned: string[]) {
+async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { change, record, current }: Planned, counts: ChangeCounts, now: string) {
   const log = (entity: string, op: string, before: unknown, after: unknown, groupCode: string | null = null) =>
     trx('run_changes').insert({ run_id: runId, entity, op, entity_key: change.key, group_code: groupCode, before_values: before === null ? null : JSON.stringify(before), after_values: after === null ? null : JSON.stringify(after) });
   if (change.op === 'delete') {
@@ -101,7 +101,7 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
   // Hashed as the source's next run will hash it, so that a record it sends unchanged is unchanged.
   // The row fingerprint is forgotten: the source's next record must be compared with these values,
   // not skipped because it is the record the source sent last time.
-  const hash = recordHash(record!.profile, record!.custom, current?.lockedFields ?? [], appOwned);
+  const hash = recordHash(record!.profile, record!.custom, current?.lockedFields ?? []);
   const values = {
     ...Object.fromEntries(profileColumns.map((c) => [c, record!.profile[c as keyof UserRecord['profile']] ?? null])),
     custom: JSON.stringify(record!.custom),

@@ -7,19 +7,23 @@ const PAGE = 1000;
 const isProfileField = (name: string): name is UserField => Object.hasOwn(userFields, name);
 
 /**
- * A user's record hash as a source run computes it: over the profile fields the mapping names
- * (plus the application's own), so a record the source sends unchanged compares equal to what
- * the directory holds after the application changed only its own fields.
+ * A user's record hash as a source run computes it: over the profile fields the mapping names,
+ * so a record the source sends unchanged compares equal to what the directory holds after the
+ * application changed only its own fields (`appOwnedFields`, which the source run then keeps).
+ * A value in any other field the mapping does not name counts too: the source's next record
+ * for that user clears it (the fields the feed does not keep for the application are the
+ * source's record), and the hash must differ so that the clearing is a change shown for review
+ * and logged — not a silent overwrite while the user looks unchanged.
  */
-export function recordHash(profile: Profile, custom: Record<string, unknown>, mappedFields: string[], appOwned: string[]): string {
+export function recordHash(profile: Profile, custom: Record<string, unknown>, mappedFields: string[]): string {
   const picked: Profile = {};
   for (const field of mappedFields) {
     if (isProfileField(field)) picked[userFields[field].column] = profile[userFields[field].column] ?? null;
   }
-  // An application's field counts only once it holds a value: until then the user hashes
-  // exactly as the source's run hashes it.
-  for (const field of appOwned) {
-    if (isProfileField(field) && (profile[userFields[field].column] ?? null) !== null) picked[userFields[field].column] = profile[userFields[field].column]!;
+  // Until such a field holds a value, the user hashes exactly as the source's run hashes it.
+  for (const field of Object.keys(userFields) as UserField[]) {
+    const value = profile[userFields[field].column] ?? null;
+    if (!mappedFields.includes(field) && value !== null) picked[userFields[field].column] = value;
   }
   return hashProfile(picked, custom);
 }
@@ -59,7 +63,7 @@ export async function keepAppOwnedFields(db: Knex, runId: number, feedId: number
       if (!differs) continue;
       await db('staging_users')
         .where({ run_id: runId, user_key: row.user_key, status: 'ok' })
-        .update({ ...Object.fromEntries(columns.map((c) => [c, profile[c as keyof Profile] ?? null])), custom: JSON.stringify(custom), record_hash: recordHash(profile, custom, mappedFields, appOwned) });
+        .update({ ...Object.fromEntries(columns.map((c) => [c, profile[c as keyof Profile] ?? null])), custom: JSON.stringify(custom), record_hash: recordHash(profile, custom, mappedFields) });
     }
     if (rows.length < PAGE) break;
     after = rows[rows.length - 1]!.user_key!;

@@ -116,8 +116,9 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
         expect(logged).toMatchObject({ operation: 'update', before: { lastName: 'Okafor' }, after: { lastName: 'Schmidt-Weber' } });
         expect(Object.keys(logged!.after!)).toEqual(['lastName']);
       } else {
-        // Not the application's: the source's record is the user's record again.
+        // Not the application's: the source's record is the user's record again, and the log says so.
         expect(row).toMatchObject({ last_name: 'Schmidt-Weber', title: null });
+        expect(logged).toMatchObject({ operation: 'update', before: { lastName: 'Okafor', title: 'Dr' }, after: { lastName: 'Schmidt-Weber', title: null } });
         expect(JSON.parse(row.custom)).toEqual({ department: 'Chemistry' });
         // Also when the source sends the very record it sent before the application's change:
         // the user is read again, not skipped as unchanged.
@@ -127,9 +128,15 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
           body: JSON.stringify({ changes: [{ op: 'update', key: 'u1001', fields: { title: 'Prof' } }] }),
         });
         expect(again.status, await again.text()).toBe(201);
+        const beforeSame = await last();
         const same = await importFolder(server.ctx, slug, await copySample('changes'));
-        expect(same.unchangedRows).toBe(same.counts.users.unchanged - 1);
+        expect(same.unchangedRows).toBe(same.counts.users.unchanged);
         expect(await db()('directory_users').join('feeds', 'feeds.id', 'directory_users.feed_id').where({ 'feeds.slug': slug, user_key: 'u1001' }).first('title')).toEqual({ title: null });
+        // Clearing what the application set is a change like any other: counted, shown for
+        // review and logged, although the source's record itself did not change.
+        expect(same.counts.users.updated).toBe(1);
+        const cleared = (await readChanges(db(), { after: beforeSame, limit: 10_000 })).changes.filter((c) => c.entity === 'user');
+        expect(cleared).toMatchObject([{ operation: 'update', entityKey: 'u1001', before: { title: 'Prof' }, after: { title: null } }]);
       }
     }
   });
