@@ -118,6 +118,9 @@ export async function inTransaction<T>(db: Db, work: (trx: Knex.Transaction) => 
 }
 
 /** Inserts many rows in chunks the database accepts. */
+/** The dialect of a connection opened by `openDatabase` (for migrations, which get only the knex). */
+export const dialectOf = (db: Knex): Dialect => ((db.client.config as { client?: unknown }).client === 'better-sqlite3' ? sqliteDialect : mysqlDialect);
+
 export async function insertMany(db: Db, dialect: Dialect, table: string, rows: Record<string, unknown>[]): Promise<void> {
   if (rows.length === 0) return;
   const size = dialect.maxRowsPerInsert(Object.keys(rows[0]!).length);

@@ -36,6 +36,13 @@ export interface Dialect {
    * staged rows into a large directory table, which SQLite otherwise may read whole.
    */
   leftFirstJoin: string;
+  /**
+   * The lower-cased e-mail address of a `directory_users` row (by its alias), spelt as the
+   * lookup index covers it: MariaDB indexes an expression only through a generated column.
+   */
+  lowerEmail(alias: string): string;
+  /** Creates (or drops) that index: `migrations/20261128Q`. */
+  emailLookupIndex: { create(db: Knex): Promise<void>; drop(db: Knex): Promise<void> };
   /** SQL that turns a JSON text column into a JSON value inside json_object(). */
   jsonValue(columnSql: string): string;
   /**

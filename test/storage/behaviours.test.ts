@@ -4,6 +4,7 @@ import { addFeed, getFeed, setFeedSetting } from '../../src/feeds/feeds.service.
 import { authenticateApiKey, createApiKey, listApiKeys } from '../../src/keys/keys.service.js';
 import { processingMs, renderMetrics } from '../../src/server/metrics.js';
 import { applyRun } from '../../src/pipeline/processRun.js';
+import { migrationSource } from '../../src/storage/migrations/index.js';
 import { runCli } from '../helpers/cli.js';
 import { openTestEnv, testDatabases, type TestEnv } from '../helpers/databases.js';
 import { importFolder, uploadSet, usersControl, usersCsv } from '../helpers/uploads.js';
@@ -62,6 +63,16 @@ describe.each(testDatabases)('directory behaviours on $name', (database) => {
     }
     // The key stays exact: it is the source's identifier, not an address.
     expect(await lookUpUsers(db(), 'U1')).toEqual([]);
+    // An index lookup, not a read of the whole directory.
+    const probe = `SELECT u.id FROM directory_users u WHERE ${env.ctx.database.dialect.lowerEmail('u')} = lower('ann.lee@example.org')`;
+    const plan = async () => JSON.stringify(await db().raw(database.name === 'mysql' ? `EXPLAIN ${probe}` : `EXPLAIN QUERY PLAN ${probe}`));
+    expect(await plan()).toContain('directory_users_email_lookup_index');
+    // Its migration goes down and up again.
+    await db().migrate.down({ migrationSource, name: '20261128Q-index-lower-case-emails' });
+    if (database.name === 'sqlite') expect(await plan()).not.toContain('directory_users_email_lookup_index');
+    else expect(await db().schema.hasColumn('directory_users', 'email_lookup')).toBe(false);
+    await db().migrate.latest({ migrationSource });
+    expect(await plan()).toContain('directory_users_email_lookup_index');
   });
 
   it('onMissing=delete hard-deletes a user absent from a full run; the change log keeps its last values; its memberships go', async () => {

@@ -138,6 +138,16 @@ export const mysqlDialect: Dialect = {
   // MySQL takes the primary key for keyset pages by itself; forced so that no estimate changes it.
   inIdOrder: (tableAndAlias) => `${tableAndAlias} FORCE INDEX (PRIMARY)`,
   leftFirstJoin: 'STRAIGHT_JOIN',
+  lowerEmail: (alias) => `${alias}.email_lookup`,
+  // VIRTUAL: computed when read, stored only in the index (MySQL 8 and MariaDB alike).
+  emailLookupIndex: {
+    async create(db) {
+      await db.raw('ALTER TABLE directory_users ADD COLUMN email_lookup VARCHAR(320) GENERATED ALWAYS AS (lower(email)) VIRTUAL, ADD INDEX directory_users_email_lookup_index (email_lookup)');
+    },
+    async drop(db) {
+      await db.raw('ALTER TABLE directory_users DROP INDEX directory_users_email_lookup_index, DROP COLUMN email_lookup');
+    },
+  },
   jsonValue: (columnSql) => `JSON_EXTRACT(${columnSql}, '$')`,
   // JSON_TABLE walks arrays, not objects: the object's keys become an array first.
   jsonEntries: (afterSql, beforeSql) => ({

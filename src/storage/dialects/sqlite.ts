@@ -34,6 +34,16 @@ export const sqliteDialect: Dialect = {
   inIdOrder: (tableAndAlias) => `${tableAndAlias} NOT INDEXED`,
   // SQLite never reorders the tables of a CROSS JOIN (its documented planner control).
   leftFirstJoin: 'CROSS JOIN',
+  // SQLite indexes the expression itself and uses the index for a query spelt the same way.
+  lowerEmail: (alias) => `lower(${alias}.email)`,
+  emailLookupIndex: {
+    async create(db) {
+      await db.raw('CREATE INDEX directory_users_email_lookup_index ON directory_users (lower(email))');
+    },
+    async drop(db) {
+      await db.raw('DROP INDEX directory_users_email_lookup_index');
+    },
+  },
   jsonValue: (columnSql) => `json(${columnSql})`,
   jsonEntries: (afterSql, beforeSql) => ({
     from: `json_each(${afterSql}) AS je`,

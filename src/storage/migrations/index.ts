@@ -22,6 +22,7 @@ import * as createPersonalTokens from './20261128L-create-personal-tokens.js';
 import * as createRunRequests from './20261128M-create-run-requests.js';
 import * as addMembershipDigests from './20261128N-add-membership-digests.js';
 import * as lastSeenByException from './20261128P-last-seen-by-exception.js';
+import * as indexLowerCaseEmails from './20261128Q-index-lower-case-emails.js';
 
 /** Migrations are listed, not globbed, so they run the same from `src/` and compiled `dist/`. */
 const migrations: Record<string, Knex.Migration> = {
@@ -48,6 +49,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261128M-create-run-requests': createRunRequests,
   '20261128N-add-membership-digests': addMembershipDigests,
   '20261128P-last-seen-by-exception': lastSeenByException,
+  '20261128Q-index-lower-case-emails': indexLowerCaseEmails,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
