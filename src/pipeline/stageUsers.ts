@@ -9,8 +9,14 @@ import type { BaselineMatcher, DirectoryEntry } from './baseline.js';
 import { checkRunOwned } from './runLease.js';
 import type { ProblemSink, Writers } from './stage.js';
 
-/** Keys looked up in one query; a batch is looked up while the next one is parsed. */
+/** Keys looked up in one query. */
 const BATCH = 2000;
+/**
+ * Lookups under way at once while earlier batches are staged and later ones parsed: the
+ * database answers one lookup on one core, so a single one at a time left this process idle
+ * about a third of a no-change run, waiting.
+ */
+const LOOKUPS_IN_FLIGHT = 3;
 
 export interface UsersFileStaging {
   db: Knex;
@@ -37,19 +43,23 @@ export interface UsersFileStaging {
  * Stages a users file. Records are met against the directory a batch at a time: a record
  * exactly as the directory holds it is only counted; the rest are mapped, checked and staged.
  * A rejected record still names its user, who is then present (staged as an 'error' row).
- * Returns the number of rejected records whose key could not be read at all.
+ * Batches are staged strictly in file order (the matcher's duplicate rule depends on it); only
+ * their lookups overlap. Returns the number of rejected records whose key could not be read at all.
  */
 export async function stageUsersRows(batches: AsyncIterable<SourceRow[]>, work: UsersFileStaging): Promise<number> {
   let batch: SourceRow[] = [];
-  let inFlight: Promise<void> | null = null;
+  // Each batch is staged after the one before it; a failure passes down the chain to the end.
+  let staged: Promise<void> = Promise.resolve();
+  const window: Promise<void>[] = [];
   const counter = { unreadable: 0 };
   const submit = async (group: SourceRow[]) => {
     const keys = work.matcher ? group.map((row) => recordKey(work.section, row)) : [];
     const others = work.matcher ? group.flatMap((row) => otherKeys(work.section, row)) : [];
     const found = work.matcher ? work.matcher.lookup(work.db, others.length ? [...keys, ...others] : keys) : Promise.resolve(null);
-    found.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-    if (inFlight) await inFlight;
-    inFlight = found.then((entries) => stageBatch(group, keys, entries, work, counter));
+    found.catch(() => undefined); // awaited in the chain; not an unhandled rejection meanwhile
+    staged = staged.then(() => found).then((entries) => stageBatch(group, keys, entries, work, counter));
+    window.push(staged);
+    if (window.length >= LOOKUPS_IN_FLIGHT) await window.shift();
   };
   try {
     for await (const read of batches) {
@@ -62,8 +72,7 @@ export async function stageUsersRows(batches: AsyncIterable<SourceRow[]>, work: 
     }
     if (batch.length) await submit(batch);
   } finally {
-    const last = inFlight as Promise<void> | null;
-    if (last) await last;
+    await staged;
   }
   return counter.unreadable;
 }

@@ -64,78 +64,25 @@ const OCCUPIED = 1;
 /** Every record of the user was skipped as unchanged: its memberships need not be staged. */
 const SKIPPED = 2;
 const MAX_LOAD = 0.75;
+/** Parts of the table, chosen by the top byte of the key hash; each grows on its own. */
+const PARTS = 256;
 
-/**
- * The digests of a set's users, keyed by the 64-bit hash of their key: an open-addressing table
- * of typed arrays, 17 bytes a slot, never the keys themselves (a million users ≈ 36 MB at most).
- * Two keys with one hash share a slot; at 2^-64 a pair that is accepted.
- */
-export class MembershipDigests {
-  private hi: Uint32Array;
-  private lo: Uint32Array;
-  private digests: Float64Array;
-  private flags: Uint8Array;
-  private used = 0;
+/** One part: an open-addressing table of typed arrays, 17 bytes a slot. */
+class Part {
+  hi: Uint32Array;
+  lo: Uint32Array;
+  digests: Float64Array;
+  flags: Uint8Array;
+  used = 0;
 
-  /**
-   * Sized for `expectedUsers` (the feed's active users, when known) so that the table never
-   * grows: growing holds the old and the new arrays at once, the largest memory of a run.
-   */
-  constructor(expectedUsers = 3072) {
-    const size = Math.max(16, Math.ceil(expectedUsers / MAX_LOAD) + 1);
+  constructor(size: number) {
     this.hi = new Uint32Array(size);
     this.lo = new Uint32Array(size);
     this.digests = new Float64Array(size);
     this.flags = new Uint8Array(size);
   }
 
-  /** Users that have at least one row. */
-  get size(): number {
-    return this.used;
-  }
-
-  /** Counts one memberships row. */
-  add(userKey: string, groupCode: string): void {
-    const [hi, lo] = keyHash(userKey);
-    let slot = this.find(hi, lo);
-    if (slot < 0) {
-      if ((this.used + 1) > this.flags.length * MAX_LOAD) this.grow();
-      slot = this.insert(hi, lo);
-    }
-    this.digests[slot] = addToDigest(this.digests[slot]!, membershipHash(userKey, groupCode));
-  }
-
-  /** The user's digest: 0 when the files give them no row. */
-  digestOf(userKey: string): number {
-    const slot = this.slotOf(userKey);
-    return slot < 0 ? 0 : this.digests[slot]!;
-  }
-
-  /** Records whether the user's record was skipped (true) or staged (false). */
-  markSkipped(userKey: string, skipped: boolean): void {
-    const slot = this.slotOf(userKey);
-    if (slot >= 0) this.flags[slot] = skipped ? OCCUPIED | SKIPPED : OCCUPIED;
-  }
-
-  /** Whether the user's rows go to staging: all but those of users skipped as unchanged. */
-  needsStaging(userKey: string): boolean {
-    const slot = this.slotOf(userKey);
-    return slot < 0 || (this.flags[slot]! & SKIPPED) === 0;
-  }
-
-  /** The number of users whose rows go to staging. */
-  pendingUsers(): number {
-    let n = 0;
-    for (let i = 0; i < this.flags.length; i++) if (this.flags[i] === OCCUPIED) n++;
-    return n;
-  }
-
-  private slotOf(userKey: string): number {
-    const [hi, lo] = keyHash(userKey);
-    return this.find(hi, lo);
-  }
-
-  private find(hi: number, lo: number): number {
+  find(hi: number, lo: number): number {
     const size = this.flags.length;
     for (let slot = ((hi ^ lo) >>> 0) % size; ; slot = slot + 1 === size ? 0 : slot + 1) {
       if (this.flags[slot] === 0) return -1;
@@ -143,7 +90,7 @@ export class MembershipDigests {
     }
   }
 
-  private insert(hi: number, lo: number): number {
+  insert(hi: number, lo: number): number {
     const size = this.flags.length;
     let slot = ((hi ^ lo) >>> 0) % size;
     while (this.flags[slot] !== 0) slot = slot + 1 === size ? 0 : slot + 1;
@@ -154,19 +101,83 @@ export class MembershipDigests {
     return slot;
   }
 
-  private grow(): void {
-    const { hi, lo, digests, flags } = this;
-    const size = flags.length * 2;
-    this.hi = new Uint32Array(size);
-    this.lo = new Uint32Array(size);
-    this.digests = new Float64Array(size);
-    this.flags = new Uint8Array(size);
-    this.used = 0;
-    for (let i = 0; i < flags.length; i++) {
-      if (flags[i] === 0) continue;
-      const slot = this.insert(hi[i]!, lo[i]!);
-      this.digests[slot] = digests[i]!;
-      this.flags[slot] = flags[i]!;
+  /** A part twice the size with the same entries. */
+  grown(): Part {
+    const next = new Part(this.flags.length * 2);
+    for (let i = 0; i < this.flags.length; i++) {
+      if (this.flags[i] === 0) continue;
+      const slot = next.insert(this.hi[i]!, this.lo[i]!);
+      next.digests[slot] = this.digests[i]!;
+      next.flags[slot] = this.flags[i]!;
     }
+    return next;
+  }
+}
+
+/**
+ * The digests of a set's users, keyed by the 64-bit hash of their key: typed arrays, 17 bytes a
+ * slot, never the keys themselves (a million users ≈ 23 MB sized up front). Two keys with one
+ * hash share a slot; at 2^-64 a pair that is accepted.
+ */
+export class MembershipDigests {
+  private readonly parts: Part[];
+
+  /**
+   * Sized for `expectedUsers` (the feed's active users, when known). A first import does not
+   * know: the table then grows one 256th at a time, so that growing never holds two copies of
+   * the whole table at once (at 4 M users that had been 50 MB more than the table itself).
+   */
+  constructor(expectedUsers = 3072) {
+    const size = Math.max(16, Math.ceil(expectedUsers / MAX_LOAD / PARTS) + 1);
+    this.parts = Array.from({ length: PARTS }, () => new Part(size));
+  }
+
+  /** Users that have at least one row. */
+  get size(): number {
+    return this.parts.reduce((n, part) => n + part.used, 0);
+  }
+
+  /** Counts one memberships row. */
+  add(userKey: string, groupCode: string): void {
+    const [hi, lo] = keyHash(userKey);
+    const index = hi >>> 24;
+    let part = this.parts[index]!;
+    let slot = part.find(hi, lo);
+    if (slot < 0) {
+      if (part.used + 1 > part.flags.length * MAX_LOAD) part = this.parts[index] = part.grown();
+      slot = part.insert(hi, lo);
+    }
+    part.digests[slot] = addToDigest(part.digests[slot]!, membershipHash(userKey, groupCode));
+  }
+
+  /** The user's digest: 0 when the files give them no row. */
+  digestOf(userKey: string): number {
+    const [hi, lo] = keyHash(userKey);
+    const part = this.parts[hi >>> 24]!;
+    const slot = part.find(hi, lo);
+    return slot < 0 ? 0 : part.digests[slot]!;
+  }
+
+  /** Records whether the user's record was skipped (true) or staged (false). */
+  markSkipped(userKey: string, skipped: boolean): void {
+    const [hi, lo] = keyHash(userKey);
+    const part = this.parts[hi >>> 24]!;
+    const slot = part.find(hi, lo);
+    if (slot >= 0) part.flags[slot] = skipped ? OCCUPIED | SKIPPED : OCCUPIED;
+  }
+
+  /** Whether the user's rows go to staging: all but those of users skipped as unchanged. */
+  needsStaging(userKey: string): boolean {
+    const [hi, lo] = keyHash(userKey);
+    const part = this.parts[hi >>> 24]!;
+    const slot = part.find(hi, lo);
+    return slot < 0 || (part.flags[slot]! & SKIPPED) === 0;
+  }
+
+  /** The number of users whose rows go to staging. */
+  pendingUsers(): number {
+    let n = 0;
+    for (const { flags } of this.parts) for (let i = 0; i < flags.length; i++) if (flags[i] === OCCUPIED) n++;
+    return n;
   }
 }
