@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { profileColumns } from '../directory/userColumns.js';
 import type { Dialect } from '../storage/dialect.js';
+import { parseDigest } from '../core/records/membershipDigest.js';
 
 export interface DirectoryEntry {
   id: number;
@@ -8,8 +9,8 @@ export interface DirectoryEntry {
   fingerprint: string | null;
   /** Was in the feed's latest full run (`last_seen_in_run` 0): skipping it leaves that true. */
   inLatestFullRun: boolean;
-  /** The digest of the memberships files' rows the user's memberships came from, if known. */
-  membershipDigest: string | null;
+  /** The digest of the memberships files' rows the user's memberships came from, if known (as a number: compared per record). */
+  membershipDigest: number | null;
 }
 
 /** Where a record of a users file goes. */
@@ -77,7 +78,7 @@ export class BaselineMatcher {
         active: r.state === 'active',
         fingerprint: r.row_fingerprint,
         inLatestFullRun: Number(r.last_seen_in_run) === 0,
-        membershipDigest: r.membership_digest,
+        membershipDigest: r.membership_digest === null ? null : parseDigest(r.membership_digest),
       });
     }
     return found;

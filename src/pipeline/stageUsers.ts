@@ -95,7 +95,7 @@ async function stageBatch(group: SourceRow[], keys: string[], entries: Map<strin
     const entry = entries?.get(keys[i]!);
     if (entry) {
       // Both must be as the directory holds them: the record, and the memberships files' rows of the user.
-      const skippable = work.skipUnchanged && (!work.digests || entry.membershipDigest === digestText(work.digests.digestOf(keys[i]!)));
+      const skippable = work.skipUnchanged && (!work.digests || entry.membershipDigest === work.digests.digestOf(keys[i]!));
       if (work.matcher!.classify(entry, fingerprint, row.line, work.fileIndex, skippable) === 'skip') {
         work.digests?.markSkipped(keys[i]!, true);
         continue;

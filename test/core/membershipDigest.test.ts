@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addToDigest, digestText, keyHash, MembershipDigests, membershipHash } from '../../src/core/records/membershipDigest.js';
+import { addToDigest, digestText, keyHash, MembershipDigests, membershipHash, parseDigest } from '../../src/core/records/membershipDigest.js';
 
 const digestOf = (rows: [string, string][]) => {
   const table = new MembershipDigests(16);
@@ -59,6 +59,13 @@ describe('membership digests', () => {
     expect(table.needsStaging('user-3')).toBe(true);
     // A user the users files did not have: staged, so the whole-set check can reject the row.
     expect(table.needsStaging('stranger')).toBe(true);
+  });
+
+  it('reads a stored digest back exactly, and nothing else as one', () => {
+    for (const digest of [0, 1, 2 ** 52 - 1, membershipHash('u1', 'g1'), addToDigest(membershipHash('u1', 'g1'), membershipHash('u1', 'g2'))]) {
+      expect(parseDigest(digestText(digest))).toBe(digest);
+    }
+    for (const text of ['', 'xyz', '-1', 'ABC', '10000000000000000']) expect(parseDigest(text)).toBeNaN();
   });
 
   it('has no colliding key hashes among a few hundred thousand keys', () => {

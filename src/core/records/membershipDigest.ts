@@ -60,6 +60,9 @@ export const addToDigest = (digest: number, rowHash: number): number => {
 /** A digest as `membership_digest` stores it (lower-case hex). The one place that spells it. */
 export const digestText = (digest: number): string => digest.toString(16);
 
+/** A stored digest read back (exact: below 2^53); NaN for text that is not one, which equals nothing. */
+export const parseDigest = (text: string): number => (/^[0-9a-f]{1,13}$/.test(text) ? parseInt(text, 16) : NaN);
+
 const OCCUPIED = 1;
 /** Every record of the user was skipped as unchanged: its memberships need not be staged. */
 const SKIPPED = 2;
