@@ -24,7 +24,12 @@ export const workActionStates = {
 /** Refuses, as the action itself would, an action the run's state does not allow: before it is handed on. */
 export function assertWorkAction(run: Run, action: keyof typeof workActionStates): void {
   assertState(run, [...workActionStates[action]], action === 'reapply' ? 're-apply' : action);
+  // An application's changes and their exports are not snapshots of the source.
+  if (action === 'reapply' && !isSourceRun(run)) throw invalidState(`run ${run.id} is an ${run.channel} run; only a source's runs can be re-applied`, { reason: 'not_a_source_run' });
 }
+
+/** A run of the source's files (not an application's changes or their export). */
+export const isSourceRun = (run: Pick<Run, 'channel'>): boolean => run.channel !== 'app' && run.channel !== 'export';
 
 export async function approveRun(ctx: Context, runId: number, actor?: string): Promise<Run> {
   const held = await getRun(ctx.database.knex, runId);
@@ -63,8 +68,6 @@ export async function reapplyRun(ctx: Context, runId: number, actor?: string): P
   const db = ctx.database.knex;
   const source = await getRun(db, runId);
   assertWorkAction(source, 'reapply');
-  // An application's changes and their exports are not snapshots of the source.
-  if (source.channel === 'app' || source.channel === 'export') throw invalidState(`run ${source.id} is an ${source.channel} run; only a source's runs can be re-applied`, { reason: 'not_a_source_run' });
   const feed = await getFeed(db, source.feedId);
   // Checked before the new run exists, so a refusal leaves no stray `receiving` run behind.
   const files = await runFiles(db, source.id);

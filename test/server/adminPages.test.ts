@@ -180,6 +180,14 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(newId).toBeGreaterThan(run.id);
     expect(await getRun(db(), newId)).toMatchObject({ reapplyOf: run.id, forceUpdate: true, state: 'held' });
 
+    // An application's run has no source files: no Re-apply offered, and a forced one is refused on the page.
+    const appRun = await startRun(server.ctx, await getFeed(db(), 'f1'), 'app');
+    await db()('runs').where({ id: appRun.id }).update({ state: 'applied' });
+    expect((await clients.admin.get(`/admin/runs/${appRun.id}`)).text).not.toContain(`/admin/runs/${appRun.id}/reapply`);
+    const refused = await clients.admin.post(`/admin/runs/${appRun.id}/reapply`);
+    expect((await clients.admin.get(refused.location!)).text).toContain(`run ${appRun.id} is an app run; only a source&#x27;s runs can be re-applied`);
+    expect((await db()('runs').where({ reapply_of: appRun.id }).first('id'))).toBeUndefined();
+
     await addFeed(db(), 'broken');
     const dir = await uploadSet({ 'control.json': usersControl({ feed: 'broken' }), 'users.csv': usersCsv([['u1', 'not-an-email', 'A', 'B']]) });
     const failed = await importFolder(server.ctx, 'broken', dir);

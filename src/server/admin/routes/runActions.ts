@@ -4,7 +4,7 @@ import type { Context as SluiceContext } from '../../../context.js';
 import type { RunState } from '../../../core/feedSettings.js';
 import { notFound, SluiceError } from '../../../errors.js';
 import { getFeed } from '../../../feeds/feeds.service.js';
-import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
+import { approveRun, cancelRun, isSourceRun, reapplyRun, revalidateRun } from '../../../runs/runActions.js';
 import { runWorker } from '../../../runs/runs.presenter.js';
 import { getRun, type Run } from '../../../runs/runs.service.js';
 import { requestRunWork, type RunWorkAction } from '../../../runs/runRequests.js';
@@ -62,8 +62,9 @@ const runActions: RunAction[] = [
     name: 'reapply',
     label: 'Re-apply',
     from: ['applied', 'failed', 'cancelled', 'superseded'],
-    // Files that failed validation fail again: re-apply only what failed while applying.
-    offered: (run) => run.state !== 'failed' || run.errorCount === 0,
+    // Files that failed validation fail again: re-apply only what failed while applying. An
+    // application's run has no files of the source to re-apply.
+    offered: (run) => isSourceRun(run) && (run.state !== 'failed' || run.errorCount === 0),
     confirm: (run) =>
       `Copy run ${run.id}'s files into a new run and process it with forceUpdate: every record is written again, restoring the directory to this run's snapshot. The new run is held if a safety rule trips.`,
     perform: (ctx, run, actor) => reapplyRun(ctx, run.id, actor),
