@@ -101,7 +101,7 @@ async function applyOne(trx: Knex.Transaction, feedId: number, runId: number, { 
   // Hashed as the source's next run will hash it, so that a record it sends unchanged is unchanged.
   // The row fingerprint is forgotten: the source's next record must be compared with these values,
   // not skipped because it is the record the source sent last time.
-  const hash = recordHash(record!.profile, record!.custom, current?.lockedFields ?? []);
+  const hash = recordHash(record!.profile, record!.custom, current?.mappedFields ?? []);
   const values = {
     ...Object.fromEntries(profileColumns.map((c) => [c, record!.profile[c as keyof UserRecord['profile']] ?? null])),
     custom: JSON.stringify(record!.custom),

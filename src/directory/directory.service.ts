@@ -10,7 +10,10 @@ export interface DirectoryUser {
   key: string;
   state: string;
   fields: { name: string; value: unknown; locked: boolean }[];
+  /** The fields the source owns: those its mapping names, less the feed's `appOwnedFields`. */
   lockedFields: string[];
+  /** The fields the source's last run mapped (`locked_fields` as stored): what its record hash covers. */
+  mappedFields: string[];
   sourceRecord: unknown;
   createdAt: string;
   updatedAt: string;
@@ -21,7 +24,9 @@ export interface DirectoryUser {
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export const fromRow = (r: any): DirectoryUser => {
-  const lockedFields = JSON.parse(r.locked_fields ?? '[]') as string[];
+  const mappedFields = JSON.parse(r.locked_fields ?? '[]') as string[];
+  const appOwned = appOwnedOf(r.feed_settings);
+  const lockedFields = appOwned.length ? mappedFields.filter((f) => !appOwned.includes(f)) : mappedFields;
   const fields: DirectoryUser['fields'] = profileColumns
     .filter((column) => r[column] !== null && r[column] !== undefined)
     .map((column) => ({ name: fieldOfColumn[column]!, value: r[column], locked: lockedFields.includes(fieldOfColumn[column]!) }));
@@ -41,6 +46,7 @@ export const fromRow = (r: any): DirectoryUser => {
     state: r.state,
     fields,
     lockedFields,
+    mappedFields,
     sourceRecord,
     createdAt: fromDbTime(r.created_at)!,
     updatedAt: fromDbTime(r.updated_at)!,
@@ -50,8 +56,18 @@ export const fromRow = (r: any): DirectoryUser => {
   };
 };
 
-/** What `fromRow` reads: `last_seen_in_run` is 0 for the users of the feed's latest full run (README, "directory_users"). */
-export const directoryUserSelect = ['u.*', 'f.slug as feed_slug', 'f.last_full_run_id as feed_last_full_run_id'];
+/** The feed's `appOwnedFields` from its stored settings (JSON): fields the application owns even where the source maps them. */
+function appOwnedOf(settings: unknown): string[] {
+  if (typeof settings !== 'string') return [];
+  const owned = (JSON.parse(settings) as { appOwnedFields?: unknown }).appOwnedFields;
+  return Array.isArray(owned) ? owned.filter((f): f is string => typeof f === 'string') : [];
+}
+
+/**
+ * What `fromRow` reads: `last_seen_in_run` is 0 for the users of the feed's latest full run
+ * (README, "directory_users"); the feed's settings say which mapped fields the application owns.
+ */
+export const directoryUserSelect = ['u.*', 'f.slug as feed_slug', 'f.last_full_run_id as feed_last_full_run_id', 'f.settings as feed_settings'];
 const users = (db: Db) => db('directory_users as u').join('feeds as f', 'f.id', 'u.feed_id').select(directoryUserSelect);
 
 /**

@@ -91,6 +91,27 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
     expect(await db()('directory_memberships').where({ user_key: 'app1' }).first()).toBeUndefined();
   });
 
+  it('does not call a mapped field locked once the feed gives it to the application, and keeps the value the application set', async () => {
+    await addFeed(db(), 'shared', { settings: { holdFirstRun: false } });
+    expect((await importFolder(server.ctx, 'shared', await copySample('basic'))).state).toBe('applied');
+    const { token } = await createAppToken(db(), { name: 'app of shared', feeds: ['shared'], scope: 'write' });
+    const shown = async () => (await (await fetch(`${server.url}/api/v1/feeds/shared/users/u1002`, { headers: { authorization: `Bearer ${token}` } })).json()) as { lockedFields: string[]; fields: Record<string, unknown> };
+    expect((await shown()).lockedFields).toContain('country');
+    await setFeedSetting(db(), 'shared', 'appOwnedFields', 'country');
+    expect((await shown()).lockedFields).not.toContain('country');
+    expect((await shown()).lockedFields).toContain('email');
+    const response = await fetch(`${server.url}/api/v1/feeds/shared/app-changes`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ changes: [{ op: 'update', key: 'u1002', fields: { country: 'BE' } }] }),
+    });
+    expect(response.status, await response.text()).toBe(201);
+    const again = await importFolder(server.ctx, 'shared', await copySample('basic'));
+    expect(again.state).toBe('applied');
+    expect(again.counts.users).toMatchObject({ updated: 0, created: 0 });
+    expect((await shown()).fields).toMatchObject({ country: 'BE' });
+  });
+
   it('keeps the fields the feed lists in appOwnedFields through the next source run, which overwrites the others', async () => {
     const feeds = { owned: 'custom.lastSeen,title', plain: '' };
     for (const [slug, owned] of Object.entries(feeds)) {
