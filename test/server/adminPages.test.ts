@@ -127,6 +127,10 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(filtered).toContain('Page 3 of 3');
     expect(filtered).toMatch(/<td rowspan="\d+" class="op-add">user create<\/td>/);
     expect(filtered).not.toContain('>membership<');
+    // A page past the end (an old link) says so and links the last one.
+    const past = (await clients.viewer.get(`/admin/runs/${held.id}?page=99`)).text;
+    expect(past).toContain(`There is no page 99: the last is <a href="/admin/runs/${held.id}?page&#x3D;9">page 9</a> (450 in all)`);
+    expect(past).not.toContain('Page 99 of 9');
     const operatorView = (await clients.operator.get(`/admin/runs/${held.id}`)).text;
     expect(operatorView).toContain(`href="/admin/runs/${held.id}/confirm/apply"`);
     expect(operatorView).toContain(`href="/admin/runs/${held.id}/confirm/cancel"`);

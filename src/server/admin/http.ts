@@ -108,5 +108,7 @@ export function pager(ctx: Context, page: number, size: number, total: number) {
     query.set('page', String(p));
     return `${ctx.path}?${query.toString()}`;
   };
-  return { page, pages, total, previous: page > 1 ? link(page - 1) : null, next: page < pages ? link(page + 1) : null };
+  // A page past the end (an old link, a shrunken list) says so and leads to the last page.
+  const past = page > pages ? link(pages) : null;
+  return { page, pages, total, past, previous: page > 1 && !past ? link(page - 1) : null, next: page < pages ? link(page + 1) : null };
 }
