@@ -189,9 +189,19 @@ export async function applyRun(ctx: Context, runId: number, options: { from: 'va
 const totalChanges = ({ counts: { users: u, groups: g, memberships: m } }: Run) =>
   u.created + u.updated + u.suspended + u.reactivated + u.deleted + g.created + g.updated + m.added + m.removed;
 
+/** In words: the symbols this once used were cryptic, and some fonts have no glyph for them. */
 const describeCounts = (run: Run) => {
-  const c = run.counts;
-  return `(users +${c.users.created} ~${c.users.updated} ⏸${c.users.suspended} ↺${c.users.reactivated} ✗${c.users.deleted}; groups +${c.groups.created} ~${c.groups.updated}; memberships +${c.memberships.added} −${c.memberships.removed})`;
+  const { users: u, groups: g, memberships: m } = run.counts;
+  const part = (what: string, counts: [number, string][]) => {
+    const made = counts.filter(([n]) => n > 0).map(([n, verb]) => `${n.toLocaleString('en-US')} ${verb}`);
+    return made.length ? `${what} ${made.join(', ')}` : null;
+  };
+  const parts = [
+    part('users', [[u.created, 'created'], [u.updated, 'updated'], [u.suspended, 'suspended'], [u.reactivated, 'reactivated'], [u.deleted, 'deleted']]),
+    part('groups', [[g.created, 'created'], [g.updated, 'updated']]),
+    part('memberships', [[m.added, 'added'], [m.removed, 'removed']]),
+  ].filter(Boolean);
+  return parts.length ? `(${parts.join('; ')})` : '(nothing changed)';
 };
 
 export { leaseUntil } from './runLease.js';

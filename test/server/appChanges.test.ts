@@ -4,7 +4,7 @@ import { readChanges } from '../../src/directory/changeLog.js';
 import { addFeed, setFeedSetting } from '../../src/feeds/feeds.service.js';
 import { createApiKey } from '../../src/keys/keys.service.js';
 import { reapplyRun } from '../../src/runs/runActions.js';
-import { getRun } from '../../src/runs/runs.service.js';
+import { getRun, runEvents } from '../../src/runs/runs.service.js';
 import { testDatabases } from '../helpers/databases.js';
 import { startTestServer } from '../helpers/server.js';
 import { copySample, importFolder } from '../helpers/uploads.js';
@@ -93,7 +93,10 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
 
   it('does not call a mapped field locked once the feed gives it to the application, and keeps the value the application set', async () => {
     await addFeed(db(), 'shared', { settings: { holdFirstRun: false } });
-    expect((await importFolder(server.ctx, 'shared', await copySample('basic'))).state).toBe('applied');
+    const first = await importFolder(server.ctx, 'shared', await copySample('basic'));
+    expect(first.state).toBe('applied');
+    // The timeline says what the run did in words.
+    expect((await runEvents(db(), first.id)).find((e) => e.state === 'applied')?.message).toBe('applied (users 150 created; groups 5 created; memberships 295 added)');
     const { token } = await createAppToken(db(), { name: 'app of shared', feeds: ['shared'], scope: 'write' });
     const shown = async () => (await (await fetch(`${server.url}/api/v1/feeds/shared/users/u1002`, { headers: { authorization: `Bearer ${token}` } })).json()) as { lockedFields: string[]; fields: Record<string, unknown> };
     expect((await shown()).lockedFields).toContain('country');
@@ -109,6 +112,7 @@ describe.each(testDatabases)('an application reports its own changes on $name', 
     const again = await importFolder(server.ctx, 'shared', await copySample('basic'));
     expect(again.state).toBe('applied');
     expect(again.counts.users).toMatchObject({ updated: 0, created: 0 });
+    expect((await runEvents(db(), again.id)).find((e) => e.state === 'applied')?.message).toBe('applied (nothing changed)');
     expect((await shown()).fields).toMatchObject({ country: 'BE' });
   });
 

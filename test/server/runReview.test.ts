@@ -162,6 +162,8 @@ describe.each(testDatabases)('the run review on $name', (database) => {
     expect((await viewer.get('/admin/users?q=example.ORG%25')).text).toContain('0 users match');
     const exact = await viewer.get('/admin/users?exact=1&q=u1001');
     expect(exact.location).toBe('/admin/feeds/demo/users/u1001');
+    // The key is exact: another letter case is no user, and the page says it in those words.
+    expect((await viewer.get('/admin/users?exact=1&q=U1001')).text).toContain('No user has this key or e-mail address.');
   });
 
   it('filters the audit log by who, what and feed, a page at a time', async () => {

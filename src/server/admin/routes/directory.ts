@@ -18,7 +18,7 @@ export function directoryRoutes(router: Router, sluice: SluiceContext) {
     const found = !query ? { total: 0, users: [] } : exact ? await lookUpUsers(db, query).then((users) => ({ total: users.length, users })) : await searchUsers(db, query, { limit, offset });
     const { users } = found;
     if (found.total === 1) return ctx.redirect(`/admin/feeds/${encodeURIComponent(users[0]!.feedSlug)}/users/${encodeURIComponent(users[0]!.key)}`);
-    render(ctx, 'users', { title: 'User lookup', query, users, total: found.total, searched: query !== '', pager: exact ? null : pager(ctx, page, USERS_PER_PAGE, found.total) });
+    render(ctx, 'users', { title: 'User lookup', query, exact, users, total: found.total, searched: query !== '', pager: exact ? null : pager(ctx, page, USERS_PER_PAGE, found.total) });
   });
 
   router.get('/feeds/:feed/users/:key', need('viewer'), async (ctx) => {
