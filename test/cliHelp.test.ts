@@ -84,7 +84,9 @@ describe('sluice CLI: help, parsing and the read-only verbs', () => {
     expect(users.stdout).toBe('u1000  active  Ada Okafor <ada.okafor0@example.org>\nu1001  active  Ben Okafor <ben.okafor1@example.org>\n');
     const found = JSON.parse((await runCli(['users', 'hr', '--search', 'BEN.OKAFOR', '--json'], env)).stdout);
     expect(found).toEqual([{ key: 'u1001', state: 'active', name: 'Ben Okafor', email: 'ben.okafor1@example.org' }]);
-    expect((await runCli(['users', 'hr', '--state', 'suspended'], env)).stdout).toBe('');
+    const none = await runCli(['users', 'hr', '--state', 'suspended'], env);
+    expect(none).toMatchObject({ code: 0, stdout: '', stderr: 'hr has no suspended users\n' });
+    expect((await runCli(['users', 'hr', '--search', 'zzz'], env)).stderr).toBe('no user of hr matches "zzz"\n');
 
     const user = await runCli(['user', 'hr', 'Ben.Okafor1@example.org'], env);
     expect(user.code).toBe(0);

@@ -41,6 +41,8 @@ export const usersCommand: Command = {
         ? (await searchUsers(db, search, { limit, offset: 0 }, { feedId: feed.id, state })).users.map((u) => ({ key: u.key, state: u.state, name: nameOf(u.fields), email: u.fields.find((f) => f.name === 'email')?.value ?? null }))
         : (await listUsers(db, feed.id, { limit, state })).items.map((u) => ({ key: u.key, state: u.state, name: [u.fields.firstName, u.fields.lastName].filter(Boolean).join(' '), email: u.fields.email ?? null }));
       if (input.json) printJson(users);
+      // On stderr: a script reading the list still gets nothing on stdout.
+      else if (users.length === 0) process.stderr.write(`${search ? `no user of ${feed.slug} matches "${search}"${state ? ` (state ${state})` : ''}` : `${feed.slug} has no ${state ? `${state} ` : ''}users`}\n`);
       else out(users.map((u) => `${u.key}  ${u.state}  ${u.name}${u.email ? ` <${u.email}>` : ''}`));
       return EXIT.done;
     });
