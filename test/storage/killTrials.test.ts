@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,17 +107,26 @@ describe.each(testDatabases)('SIGKILL at random points, then a restart, on $name
     const delayMs = Math.round(next() * processingMs * (phase === 'validating' ? 0.5 : 0.3));
     const context = `seed ${seed} (SLUICE_KILL_SEED), ${kind} trial ${trial}, killed ${delayMs} ms into ${phase}`;
 
+    // Each file lands whole, by a rename: `cp` into the inbox races the server, which claims the
+    // file before cp sets its mode (ENOENT on chmod).
+    const landing = await mkdtemp(join(env.dataDir, 'landing-'));
+    for (const name of ['users.csv', 'control.json']) await cp(join(set, name), join(landing, name));
     const doomed = await startServe();
-    await cp(join(set, 'users.csv'), join(inbox, 'users.csv'));
-    await cp(join(set, 'control.json'), join(inbox, 'control.json'));
-    const reached = phase === 'validating' ? ['validating', 'applying', 'applied'] : ['applying', 'applied'];
-    for (let waited = 0; !(await db()('runs').where({ feed_id: feedId }).andWhere('id', '>', olderRunId).whereIn('state', reached).first('id')); waited += 10) {
-      if (waited > 30_000) throw new Error(`${context}: the run never reached ${phase}`);
-      await sleep(10);
+    try {
+      for (const name of ['users.csv', 'control.json']) await rename(join(landing, name), join(inbox, name));
+      const reached = phase === 'validating' ? ['validating', 'applying', 'applied'] : ['applying', 'applied'];
+      for (let waited = 0; !(await db()('runs').where({ feed_id: feedId }).andWhere('id', '>', olderRunId).whereIn('state', reached).first('id')); waited += 10) {
+        if (waited > 30_000) throw new Error(`${context}: the run never reached ${phase}`);
+        await sleep(10);
+      }
+      await sleep(delayMs);
+    } finally {
+      // Also when the trial fails here: a server left running would go on processing the
+      // next trials' drops and make their directories look half-applied.
+      doomed.child.kill('SIGKILL');
+      await doomed.done;
+      await rm(landing, { recursive: true, force: true });
     }
-    await sleep(delayMs);
-    doomed.child.kill('SIGKILL');
-    await doomed.done;
 
     const run = await db()('runs').where({ feed_id: feedId }).andWhere('id', '>', olderRunId).orderBy('id', 'desc').first('state');
     const state = run?.state ?? 'not claimed yet';
