@@ -63,7 +63,9 @@ const feedSettings = {
 
 /** Slow-query warnings would bury the tables; `LOG_LEVEL=warn npm run bench` shows them. */
 function runPhase(env: Record<string, string>, feed: string, folder: string): Promise<PhaseResult> {
-  const child = fork(join(import.meta.dirname, 'benchPhase.js'), [feed, folder], { env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' } });
+  // BENCH_CPU_PROF=<folder>: each phase writes a V8 CPU profile there (open it in Chrome's DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = fork(join(import.meta.dirname, 'benchPhase.js'), [feed, folder], { env: { ...process.env, ...env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' }, execArgv: profile });
   return new Promise((resolve, reject) => {
     let result: PhaseResult | null = null;
     child.on('message', (m) => (result = m as PhaseResult));

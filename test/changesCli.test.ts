@@ -35,6 +35,19 @@ describe('sluice changes', () => {
     expect(text.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^899 {2}run 2 {2}\w+ \w+ {2}\S/), expect.stringMatching(/^900 /), 'last 900']);
   });
 
+  it('names the fields an update changed, in the lines as in the JSON', async () => {
+    const before = JSON.parse((await runCli(['changes', '--feed', 'hr', '--limit', '10000', '--json'], env)).stdout).last as number;
+    const imported = await runCli(['import', join(samples, 'changes'), '--feed', 'hr', '--keep'], env);
+    if (imported.code === 3) expect((await runCli(['run', 'apply', String(imported.stdout.match(/^run (\d+)/m)![1])], env)).code).toBe(0);
+    else expect(imported.code, imported.stderr).toBe(0);
+    const text = await runCli(['changes', '--feed', 'hr', '--after', String(before), '--limit', '10000'], env);
+    expect(text.stdout).toMatch(/^\d+ {2}run \d+ {2}user update {2}u1001 {2}\(lastName: "Okafor" -> "Schmidt-Weber"\)$/m);
+    // A create is the whole record: the line names the user only.
+    expect(text.stdout).toMatch(/^\d+ {2}run \d+ {2}user create {2}\S+$/m);
+    const json = JSON.parse((await runCli(['changes', '--feed', 'hr', '--after', String(before), '--limit', '10000', '--json'], env)).stdout);
+    expect(json.changes.find((c: { entityKey: string; operation: string }) => c.entityKey === 'u1001' && c.operation === 'update')).toMatchObject({ before: { lastName: 'Okafor' }, after: { lastName: 'Schmidt-Weber' } });
+  });
+
   it('refuses a cursor that is not a number', async () => {
     const bad = await runCli(['changes', '--after', 'yesterday'], env);
     expect(bad.code).toBe(2);

@@ -1,3 +1,4 @@
+import type { FieldChange } from '../core/fieldChanges.js';
 import type { PresentedRun } from '../runs/runs.presenter.js';
 
 /** Exit codes (README): 4 is `upload` giving up on a set that stays incomplete. */
@@ -8,6 +9,11 @@ export function exitCodeForRun(run: Pick<PresentedRun, 'state'>): number {
   if (run.state === 'held') return EXIT.held;
   if (run.state === 'failed' || run.state === 'cancelled' || run.state === 'superseded') return EXIT.failed;
   return EXIT.done;
+}
+
+/** The fields a change changed, on one line: `title: "A" -> "B"; city: null -> "Oslo"`. */
+export function fieldsText(fields: FieldChange[]): string {
+  return fields.map((f) => `${f.field}: ${JSON.stringify(f.before)} -> ${JSON.stringify(f.after)}`).join('; ');
 }
 
 export function printJson(value: unknown) {

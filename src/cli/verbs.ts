@@ -126,7 +126,7 @@ export const verbs: Record<string, VerbSpec> = {
     examples: ['sluice upload --url https://sluice.example.org --key sk_… --feed hr ./drop'],
   },
   changes: {
-    description: 'the change log after commit number N, in commit order',
+    description: 'the change log after commit number N, in commit order: one line a change, an update with the fields it changed (--json: the whole entries)',
     options: [['--after <n>', 'after this commit number (default 0)'], ['--feed <slug>', 'only this feed'], ['--limit <n>', 'at most N changes (default 1000)']],
     examples: ['sluice changes --after 0 --limit 100'],
   },

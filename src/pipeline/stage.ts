@@ -8,6 +8,7 @@ import { openRecords, ReadError, type RecordReader } from '../core/readers/index
 import { groupsColumns, mapGroup, membershipsColumns } from '../core/records/groups.js';
 import { MembershipDigests } from '../core/records/membershipDigest.js';
 import { checkHeader, checkKeysSeen, ignoredColumnsMessage, unusedColumns } from '../core/records/header.js';
+import { notStoredBecause } from '../core/records/sourceRecord.js';
 import { usersColumns } from '../core/records/users.js';
 import type { Feed } from '../feeds/feeds.service.js';
 import { addRunEvent, recordProblems, runFiles, updateRunFields, type Run } from '../runs/runs.service.js';
@@ -243,7 +244,7 @@ async function stageFile(
   }
   if (!reader.columns) for (const p of checkKeysSeen(reader.seenKeys(), required, file, spec)) await problems.add(p);
   const ignored = unusedColumns(reader.columns ?? reader.seenKeys(), required);
-  if (ignored.length) await addRunEvent(db, run.id, ignoredColumnsMessage(file, ignored));
+  if (ignored.length) await addRunEvent(db, run.id, ignoredColumnsMessage(file, ignored, spec.type === 'users' ? notStoredBecause(spec.ignoreColumns) : undefined));
   return reader.count();
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UsersSection } from '../../src/core/control/types.js';
 import { formatProblem } from '../../src/core/problems.js';
+import { columnValue, DelimitedRow, Header } from '../../src/core/readers/types.js';
 import { sourcePolicy } from '../../src/core/records/sourceRecord.js';
 import { mapUser, recordKey, rowFingerprint } from '../../src/core/records/users.js';
 
@@ -161,6 +162,47 @@ describe('names and the raw record', () => {
     // A record without such columns keeps the fingerprint it always had.
     const plain = { user_id: 'u1', email: 'a@example.org', first_name: 'A', last_name: 'B' };
     expect(fp(plain)).toBe(rowFingerprint('m', { line: 2, values: plain }));
+  });
+
+  it('fingerprints a delimited record from its fields by position, as its values would be', () => {
+    const canvas: UsersSection = {
+      key: 'username',
+      fields: { username: { column: 'user_id' }, email: { column: 'email' }, firstName: { column: 'first_name' }, lastName: { column: 'last_name' }, 'custom.sso': { column: 'sso_token' } },
+      groupRules: [],
+    };
+    const policy = sourcePolicy(canvas, ['notes']);
+    const header = new Header(['user_id', 'email', 'first_name', 'last_name', 'password', 'sso_token', 'integration_id', 'notes']);
+    const base = ['u1', 'a@example.org', 'A', 'B', 'hunter2', 't', 'i1', 'n'];
+    const fp = (fields: string[], under = header) => rowFingerprint('m', new DelimitedRow(2, fields, under), policy);
+    const changed = (at: number) => base.map((v, i) => (i === at ? `${v}-changed` : v));
+    // Neither mapped nor stored: the password (a secret) and an ignored column.
+    expect(fp(changed(4))).toBe(fp(base));
+    expect(fp(changed(7))).toBe(fp(base));
+    // Mapped (a secret, yet mapped), stored, or the key: each changes the fingerprint.
+    for (const at of [0, 1, 5, 6]) expect(fp(changed(at)), header.columns[at]).not.toBe(fp(base));
+    // The same values under a renamed column are another record.
+    expect(fp(base, new Header(header.columns.map((c) => (c === 'integration_id' ? 'sis_id' : c))))).not.toBe(fp(base));
+    // The mapping is part of it, as for every record.
+    expect(rowFingerprint('other', new DelimitedRow(2, base, header), policy)).not.toBe(fp(base));
+    // Keys and values are read by position, the last of a repeated column winning as in `values`.
+    const repeated = new DelimitedRow(3, ['u2', 'first', 'second'], new Header(['user_id', 'x', 'x']));
+    expect(repeated.values).toEqual({ user_id: 'u2', x: 'second' });
+    expect(columnValue(repeated, 'x')).toBe('second');
+    expect(columnValue(repeated, 'constructor')).toBeUndefined();
+    expect(recordKey(canvas, repeated)).toBe('u2');
+  });
+
+  it('says which ignored columns of a users file are still kept in the source record', async () => {
+    const { ignoredColumnsMessage } = await import('../../src/core/records/header.js');
+    const { notStoredBecause } = await import('../../src/core/records/sourceRecord.js');
+    const why = notStoredBecause(['notes']);
+    expect(ignoredColumnsMessage('u.csv', ['office', 'notes', 'api_token'], why)).toBe(
+      'u.csv: ignored columns: office, notes, api_token — kept in the source record for user lookup, except notes (in ignoreColumns), api_token (its name marks a secret)',
+    );
+    expect(ignoredColumnsMessage('u.csv', ['office'], why)).toBe('u.csv: ignored columns: office — kept in the source record for user lookup');
+    expect(ignoredColumnsMessage('u.csv', ['notes', 'SSN'], why)).toBe('u.csv: ignored columns: notes, SSN — none kept in the source record: notes (in ignoreColumns), SSN (its name marks a secret)');
+    // Groups and memberships files keep no raw record: their unused columns are only listed.
+    expect(ignoredColumnsMessage('g.csv', ['colour'])).toBe('g.csv: ignored columns: colour');
   });
 
   it('takes ssn as a word for a secret, not as letters inside another word', async () => {

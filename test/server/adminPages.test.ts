@@ -289,6 +289,12 @@ describe.each(testDatabases)('admin pages on $name', (database) => {
     expect(members).toContain('<a href="/admin/feeds/lookup-b/users/lk-1">Louise Kup</a>');
     expect(members).toContain('lou.kup@example.org');
     expect((await clients.viewer.get('/admin/feeds/lookup-b/groups/nope')).status).toBe(404);
+    // A feed that does not exist is said so, not replaced by the first feed's groups.
+    const unknown = await clients.viewer.get('/admin/groups?feed=nofeed');
+    expect(unknown.status).toBe(404);
+    expect(unknown.text).toContain('<h1>Not found</h1>');
+    expect(unknown.text).toContain('feed nofeed does not exist');
+    expect(unknown.text).not.toContain('href="/admin/feeds/lookup-b/groups/staff"');
   });
 
   it('shows values from data files as text and neutralises formulas in CSV downloads', async () => {

@@ -148,7 +148,7 @@ describe.each(testDatabases)('real exports on $name', (database) => {
     const run = await canvas(rows);
     expect(run).toMatchObject({ state: 'applied', errorCount: 0, counts: { users: { created: 30 } } });
     const listed = (await runEvents(db(), run.id)).map((e) => e.message).filter((m) => m.includes('ignored columns'));
-    expect(listed).toEqual(['users.csv: ignored columns: integration_id, login_id, password, ssha_password, full_name, sortable_name, short_name']);
+    expect(listed).toEqual(['users.csv: ignored columns: integration_id, login_id, password, ssha_password, full_name, sortable_name, short_name — kept in the source record for user lookup, except password (its name marks a secret), ssha_password (its name marks a secret), sortable_name (in ignoreColumns)']);
 
     const user = await directoryUser(env.ctx, 'sis-2');
     expect(user).toMatchObject({ job_title: 'Staff', first_name: 'First2' });
@@ -256,7 +256,7 @@ describe('sluice validate, offline', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({
       ok: true,
       errorRows: 1,
-      ignoredColumns: ['users.csv: ignored columns: integration_id, login_id, password, ssha_password, full_name, sortable_name, short_name'],
+      ignoredColumns: ['users.csv: ignored columns: integration_id, login_id, password, ssha_password, full_name, sortable_name, short_name — kept in the source record for user lookup, except password (its name marks a secret), ssha_password (its name marks a secret), sortable_name (in ignoreColumns)'],
       errors: [{ code: 'value_too_long', file: 'users.csv', line: 2, column: 6, message: 'firstName is 256 characters long; at most 255 are allowed' }],
     });
     const text = await runCli(['validate', folder], {});

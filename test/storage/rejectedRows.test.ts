@@ -135,7 +135,7 @@ describe('sluice validate', () => {
     const malformed = await validateFolder(await uploadSet({ 'control.json': control(), 'users.csv': csv(lines) }));
     expect(malformed.ok).toBe(false);
     expect(malformed.problems.map((p) => p.text)).toContain(
-      'users.csv:1042:31: malformed CSV: "x" follows the closing quote of a field; a field must end at its closing " (write a quote inside a quoted field as "")',
+      'users.csv:1042:3: malformed CSV: "x" follows the closing quote of field 3 (character 31 of the line); a field must end at its closing " (write a quote inside a quoted field as "")',
     );
   });
 });

@@ -1,7 +1,8 @@
 import { MAX_CHANGES_PER_PAGE, readChanges } from '../../directory/changeLog.js';
 import { usageError } from '../../errors.js';
 import { getFeed } from '../../feeds/feeds.service.js';
-import { EXIT, printJson } from '../output.js';
+import { fieldChangesBetween } from '../../core/fieldChanges.js';
+import { EXIT, fieldsText, printJson } from '../output.js';
 import { withContext, type Command } from './shared.js';
 
 function count(text: unknown, name: string, fallback: number): number {
@@ -26,7 +27,9 @@ export const changesCommand: Command = {
       else {
         for (const c of page.changes) {
           const key = c.groupCode ? `${c.entityKey} ${c.groupCode}` : c.entityKey;
-          process.stdout.write(`${c.commitSeq}  run ${c.runId}  ${c.entity} ${c.operation}  ${key}\n`);
+          // What an update changed; a create or a delete is the whole record (--json has it).
+          const fields = c.before && c.after ? fieldsText(fieldChangesBetween(c.before, c.after)) : '';
+          process.stdout.write(`${c.commitSeq}  run ${c.runId}  ${c.entity} ${c.operation}  ${key}${fields ? `  (${fields})` : ''}\n`);
         }
         process.stdout.write(`last ${page.last}\n`);
       }

@@ -4,7 +4,7 @@ import { getFeed } from '../../feeds/feeds.service.js';
 import { approveRun, cancelRun, reapplyRun, revalidateRun } from '../../runs/runActions.js';
 import { listRunChanges, type ChangeEntity, type RunChange } from '../../runs/runChanges.service.js';
 import { getRun, listRuns, runEvents } from '../../runs/runs.service.js';
-import { EXIT, exitCodeForRun, printJson, printRun } from '../output.js';
+import { EXIT, exitCodeForRun, fieldsText, printJson, printRun } from '../output.js';
 import { ProgressLine, withProgressLine } from '../progressLine.js';
 import type { Context } from '../../context.js';
 import { cliActor, limitOption, positional, present, runId, withContext, type Command } from './shared.js';
@@ -80,7 +80,7 @@ function printChanges(changes: RunChange[], total: number, label: string) {
   process.stdout.write(`${label}: ${total} ${total === 1 ? 'change' : 'changes'}${total > changes.length ? `, the first ${changes.length} shown (--limit)` : ''}\n`);
   for (const c of changes) {
     const who = c.person ? `  ${[c.person.name, c.person.email ? `<${c.person.email}>` : ''].filter(Boolean).join(' ')}` : '';
-    const fields = c.fields.map((f) => `${f.field}: ${JSON.stringify(f.before)} -> ${JSON.stringify(f.after)}`).join('; ');
+    const fields = fieldsText(c.fields);
     process.stdout.write(`  ${c.key}${c.groupCode ? ` in ${c.groupCode}` : ''}${who}${fields ? `  (${fields})` : ''}\n`);
   }
 }

@@ -1,6 +1,6 @@
 import { rowProblem } from '../problems.js';
 import { csvRecords, type RawRecord } from './csvRecords.js';
-import { eachRow, type ReadLimits, type RecordReader, type SourceRow, type SourceValue } from './types.js';
+import { byPosition, DelimitedRow, eachRow, Header, type ReadLimits, type RecordReader, type SourceRow, type SourceValue } from './types.js';
 
 /** Alternative alignments tried for a record with the wrong field count. */
 const MAX_SHIFTS = 8;
@@ -27,6 +27,7 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
     }
   }
   const columns = header ?? [];
+  const shared = new Header(columns);
   let count = 0;
   const shown = delimiter === '\t' ? '\\t' : delimiter;
 
@@ -36,6 +37,10 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
       for (const { fields, line, tooLong } of batch) {
         if (isBlank(fields) && columns.length !== 1) continue;
         count++;
+        if (fields.length === columns.length && tooLong === -1) {
+          out.push(new DelimitedRow(line, fields, shared));
+          continue;
+        }
         const values = byPosition(columns, fields, 0);
         if (fields.length !== columns.length) {
           const extra = fields.length - columns.length;
@@ -57,9 +62,7 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
           });
           values[columns[tooLong]!] = '';
           out.push({ line, values, rejected });
-          continue;
         }
-        out.push({ line, values });
       }
       if (out.length) yield out;
       const next = await records.next();
@@ -69,14 +72,4 @@ export async function readDelimited(text: AsyncIterable<string>, delimiter: stri
   }
   const all = batches();
   return { columns: header, batches: all, rows: eachRow(all), count: () => count, seenKeys: () => new Set(columns) };
-}
-
-/** The header's columns read from the fields moved by `shift` places (missing ones left out). */
-function byPosition(columns: string[], fields: string[], shift: number): Record<string, string> {
-  const values: Record<string, string> = Object.create(null); // a column may be called __proto__
-  for (let i = 0; i < columns.length; i++) {
-    const value = fields[i + shift];
-    if (value !== undefined) values[columns[i]!] = value;
-  }
-  return values;
 }

@@ -54,9 +54,11 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     const end = result.meta.cursor;
     const invalid = result.errors.find((e) => e.code === 'InvalidQuotes');
     if (invalid) {
-      const at = afterClosingQuote(input, invalid.index ?? 0, delimiter, newline);
+      // Papaparse gives where the quoted field's text starts, after its opening quote.
+      const open = (invalid.index ?? 1) - 1;
+      const at = afterClosingQuote(input, open + 1, delimiter, newline);
       // A closing quote at the end of a chunk is judged once the next chunk has come.
-      if (at < input.length) malformed(input, at, newline);
+      if (at < input.length) malformed(input, open, at, newline);
     }
     const records = toRecords(rows, carryLine, newline, delimiter, limits, input, end);
     if (records.oversized) {
@@ -94,15 +96,24 @@ export async function* csvRecords(text: AsyncIterable<string>, delimiter: string
     );
   };
 
-  const malformed = (input: string, at: number, nl: Newline): never => {
-    const lineStart = input.lastIndexOf(nl, at - 1) + 1;
-    throw new ReadError(
-      setProblem('csv_malformed', `malformed CSV: ${JSON.stringify(input[at])} follows the closing quote of a field; a field must end at its closing " (write a quote inside a quoted field as "")`, {
-        file,
-        line: carryLine + count(input, nl, 0, at),
-        column: at - lineStart + 1,
-      }),
-    );
+  /**
+   * Fails on a character after the closing quote of the field whose opening quote is at `open`.
+   * The column is the field's number, as in every other problem. When the quoted field ran over
+   * lines, the likelier fault is a closing quote missing where it opened, with a later field's
+   * quote taken for it: reported where it opened, naming where it was closed.
+   */
+  const malformed = (input: string, open: number, at: number, nl: Newline): never => {
+    const openLine = carryLine + count(input, nl, 0, open);
+    const atLine = openLine + count(input, nl, open, at);
+    const lineStart = input.lastIndexOf(nl, open - 1) + 1;
+    const field = unfinished(input.slice(lineStart, open), delimiter, nl).field;
+    const found = JSON.stringify(input[at]);
+    const fix = '(write a quote inside a quoted field as "")';
+    const message =
+      atLine === openLine
+        ? `malformed CSV: ${found} follows the closing quote of field ${field} (character ${at - lineStart + 1} of the line); a field must end at its closing " ${fix}`
+        : `malformed CSV: the quote that opens field ${field} here is first closed on line ${atLine}, where ${found} follows it; a closing " is probably missing in this field ${fix}`;
+    throw new ReadError(setProblem('csv_malformed', message, { file, line: openLine, column: field }));
   };
 
   for await (const chunk of text) {

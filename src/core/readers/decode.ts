@@ -4,7 +4,8 @@ import { ReadError } from './types.js';
 
 /**
  * Decodes a byte stream in the declared encoding, dropping a byte-order mark. Undecodable bytes
- * stop the file with the line and column where they are.
+ * stop the file with the line and the character where they are: the only problem whose column
+ * is a character, not a field, since fields are split only after decoding.
  */
 export async function* decode(source: AsyncIterable<Uint8Array>, encoding: Encoding, file: string): AsyncGenerator<string> {
   const label = encoding === 'latin1' ? 'latin1' : encoding;
@@ -26,7 +27,7 @@ export async function* decode(source: AsyncIterable<Uint8Array>, encoding: Encod
     const bad = text.indexOf('\uFFFD');
     advance(bad === -1 ? text : text.slice(0, bad));
     throw new ReadError(
-      setProblem('encoding_invalid', `bytes that are not valid ${encoding}; save the file as ${encoding} or declare its real "encoding" in the control file`, {
+      setProblem('encoding_invalid', `bytes that are not valid ${encoding} (at character ${column} of the line); save the file as ${encoding} or declare its real "encoding" in the control file`, {
         file,
         line,
         column,

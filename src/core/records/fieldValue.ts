@@ -1,5 +1,5 @@
 import type { FieldMapping, Transform } from '../control/types.js';
-import type { SourceValue } from '../readers/types.js';
+import { columnValue, type SourceRow } from '../readers/types.js';
 
 /**
  * `trim()` without dropping U+FEFF, which JavaScript counts as white space: a byte-order mark
@@ -27,25 +27,17 @@ function convert(raw: string, mapping: FieldMapping): string {
   return value;
 }
 
-/**
- * A column's value, or undefined when the record has no such column. Own properties only: a
- * column called `toString` or `constructor` is a column like any other, never Object's.
- */
-export function columnValue(values: Record<string, SourceValue>, column: string | undefined): SourceValue | undefined {
-  return column !== undefined && Object.hasOwn(values, column) ? values[column] : undefined;
-}
-
 /** One field's value from a source record: transform, map, default. */
-export function singleValue(values: Record<string, SourceValue>, mapping: FieldMapping): string {
-  const raw = columnValue(values, mapping.column);
+export function singleValue(row: SourceRow, mapping: FieldMapping): string {
+  const raw = columnValue(row, mapping.column);
   const text = raw === undefined ? '' : Array.isArray(raw) ? raw.join(', ') : raw;
   const value = convert(text, mapping);
   return value === '' ? (mapping.default ?? '') : value;
 }
 
 /** A multi-valued field (`split`): each part transformed and mapped, empty parts dropped. */
-export function multiValue(values: Record<string, SourceValue>, mapping: FieldMapping): string[] {
-  const raw = columnValue(values, mapping.column);
+export function multiValue(row: SourceRow, mapping: FieldMapping): string[] {
+  const raw = columnValue(row, mapping.column);
   const parts = raw === undefined ? [] : Array.isArray(raw) ? raw : mapping.split ? raw.split(mapping.split) : [raw];
   const result = parts.map((p) => convert(p, mapping)).filter((p) => p !== '');
   if (result.length === 0 && mapping.default) return [mapping.default];

@@ -23,8 +23,8 @@ export const groupsColumns = (section: Section<'groups'>) => mappedColumns([sect
 export const membershipsColumns = (section: Section<'memberships'>) => mappedColumns([section.fields.user, section.fields.group]);
 
 export function mapGroup(section: Section<'groups'>, row: SourceRow, file: string, columnOf: (c?: string) => number | undefined) {
-  const code = singleValue(row.values, section.fields.code);
-  const name = section.fields.name ? singleValue(row.values, section.fields.name) : '';
+  const code = singleValue(row, section.fields.code);
+  const name = section.fields.name ? singleValue(row, section.fields.name) : '';
   const where = (c?: string) => ({ file, line: row.line, column: columnOf(c) });
   const problems: Problem[] = [];
   if (!code) problems.push(rowProblem('required_missing', 'the group code is empty', where(section.fields.code.column)));
@@ -42,8 +42,8 @@ export function mapMembership(
   file: string,
   columnOf: (c?: string) => number | undefined,
 ) {
-  const user = singleValue(row.values, section.fields.user);
-  const group = singleValue(row.values, section.fields.group);
+  const user = singleValue(row, section.fields.user);
+  const group = singleValue(row, section.fields.group);
   const problems: Problem[] = [];
   if (!user) problems.push(rowProblem('required_missing', 'the user is empty', { file, line: row.line, column: columnOf(section.fields.user.column) }));
   if (!group) problems.push(rowProblem('required_missing', 'the group is empty', { file, line: row.line, column: columnOf(section.fields.group.column) }));

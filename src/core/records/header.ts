@@ -29,10 +29,13 @@ export function checkHeader(columns: string[], required: string[], rules: Column
     if (rules.unmappedColumns === 'error' && !known.has(name)) problems.push(unmappedProblem(name, file, { line: 1, column }));
   });
   const hint = delimiterHint(columns);
-  for (const name of new Set(required)) {
-    if (!seen.has(name)) {
-      problems.push(setProblem('column_missing', `the control file maps column "${name}" but the header has no such column${hint}`, { file, line: 1 }));
-    }
+  const missing = [...new Set(required)].filter((name) => !seen.has(name));
+  if (hint && missing.length > 1) {
+    // One cause, one problem: not the same advice once per mapped column.
+    const names = missing.map((name) => `"${name}"`).join(', ');
+    problems.push(setProblem('column_missing', `the control file maps columns ${names} but the header has none of them${hint}`, { file, line: 1 }));
+  } else {
+    for (const name of missing) problems.push(setProblem('column_missing', `the control file maps column "${name}" but the header has no such column${hint}`, { file, line: 1 }));
   }
   return problems;
 }
@@ -77,5 +80,18 @@ export function unusedColumns(columns: Iterable<string>, required: string[]): st
   return [...new Set(columns)].filter((name) => name !== '' && !used.has(name));
 }
 
-/** The run event that lists them, once per file. */
-export const ignoredColumnsMessage = (file: string, columns: string[]): string => `${file}: ignored columns: ${columns.join(', ')}`;
+/**
+ * The run event that lists them, once per file. A users file's unmapped columns are still kept
+ * in the raw record for user lookup, except those given to `notKept` (`ignoreColumns`, and
+ * secrets): the message says which, so "ignored" is not read as "thrown away".
+ */
+export function ignoredColumnsMessage(file: string, columns: string[], notKept?: (column: string) => 'ignoreColumns' | 'secret' | null): string {
+  const list = `${file}: ignored columns: ${columns.join(', ')}`;
+  if (!notKept) return list;
+  const dropped = columns.flatMap((column) => {
+    const why = notKept(column);
+    return why === null ? [] : [`${column} (${why === 'secret' ? 'its name marks a secret' : 'in ignoreColumns'})`];
+  });
+  if (dropped.length === columns.length) return `${list} — none kept in the source record: ${dropped.join(', ')}`;
+  return `${list} — kept in the source record for user lookup${dropped.length ? `, except ${dropped.join(', ')}` : ''}`;
+}

@@ -1,5 +1,5 @@
 import type { UsersSection } from '../control/types.js';
-import type { SourceValue } from '../readers/types.js';
+import type { Header, SourceValue } from '../readers/types.js';
 import { usersColumns } from './users.js';
 
 /**
@@ -13,6 +13,12 @@ export const isSecretColumn = (name: string): boolean => SECRET.test(name) || wo
 
 type Values = Record<string, SourceValue>;
 
+/** Why a users file's column is left out of the stored raw record, or null when it is kept. */
+export const notStoredBecause =
+  (ignoreColumns: readonly string[]) =>
+  (name: string): 'ignoreColumns' | 'secret' | null =>
+    ignoreColumns.includes(name) ? 'ignoreColumns' : isSecretColumn(name) ? 'secret' : null;
+
 /**
  * What of a users file's records is kept. The raw record stored for user lookup holds the
  * columns the source sent except those the file entry lists in `ignoreColumns` and secrets.
@@ -22,6 +28,13 @@ type Values = Record<string, SourceValue>;
 export interface SourcePolicy {
   stored(values: Values): Values;
   fingerprinted(values: Values): Values;
+  /** Under a delimited file's header: the names of the fingerprinted columns as JSON, and their positions (null when all are). */
+  fingerprintedPositions(header: Header): FingerprintedPositions;
+}
+
+export interface FingerprintedPositions {
+  names: string;
+  positions: number[] | null;
 }
 
 const cache = new WeakMap<UsersSection, Map<string, SourcePolicy>>();
@@ -39,10 +52,33 @@ export function sourcePolicy(section: UsersSection, ignoreColumns: readonly stri
   const policy: SourcePolicy = {
     stored: (values) => keep(values, stored),
     fingerprinted: (values) => keep(values, fingerprinted),
+    fingerprintedPositions: positionsUnder(fingerprinted),
   };
   if (!bySection) cache.set(section, (bySection = new Map()));
   bySection.set(id, policy);
   return policy;
+}
+
+/** A policy that keeps every column. */
+export const everyColumn: SourcePolicy = {
+  stored: (values) => values,
+  fingerprinted: (values) => values,
+  fingerprintedPositions: positionsUnder(() => true),
+};
+
+/** The kept columns' positions under a header, worked out once per header (one per file). */
+function positionsUnder(kept: (name: string) => boolean): (header: Header) => FingerprintedPositions {
+  const byHeader = new WeakMap<Header, FingerprintedPositions>();
+  return (header) => {
+    let known = byHeader.get(header);
+    if (!known) {
+      const positions = header.columns.flatMap((name, at) => (kept(name) ? [at] : []));
+      const all = positions.length === header.columns.length;
+      known = { names: JSON.stringify(all ? header.columns : positions.map((at) => header.columns[at])), positions: all ? null : positions };
+      byHeader.set(header, known);
+    }
+    return known;
+  };
 }
 
 /** A verdict per column name, worked out once: files have few names and many records. */

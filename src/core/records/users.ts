@@ -11,10 +11,10 @@ import {
   type UsersSection,
 } from '../control/types.js';
 import { rowProblem, type Problem } from '../problems.js';
-import type { SourceRow, SourceValue } from '../readers/types.js';
-import { columnValue, mappedColumns, multiValue, singleValue } from './fieldValue.js';
+import { columnValue, type SourceRow, type SourceValue } from '../readers/types.js';
+import { mappedColumns, multiValue, singleValue } from './fieldValue.js';
 import { charLength, exceedsBytes, excerpt, firstInvisible, hasInvisible, isWellFormed, withoutInvisible } from './limits.js';
-import { sourcePolicy, type SourcePolicy } from './sourceRecord.js';
+import { everyColumn, sourcePolicy, type SourcePolicy } from './sourceRecord.js';
 
 /** Directory column → value, for the fixed profile columns. */
 export type Profile = Partial<Record<(typeof userFields)[UserField]['column'], string | null>>;
@@ -54,7 +54,7 @@ export function hashProfile(profile: Profile, custom: Record<string, unknown>): 
 /** The key a record will have once mapped (`mapUser` derives it the same way); '' when empty. */
 export function recordKey(section: UsersSection, row: SourceRow): string {
   const mapping = section.fields[section.key];
-  return mapping ? normaliseKey(section.key, withoutInvisible(singleValue(row.values, mapping))) : '';
+  return mapping ? normaliseKey(section.key, withoutInvisible(singleValue(row, mapping))) : '';
 }
 
 /**
@@ -62,9 +62,15 @@ export function recordKey(section: UsersSection, row: SourceRow): string {
  * derived from (fields, groups, locked fields, the raw record as stored). Equal fingerprints
  * mean the row would be written exactly as it is, so it can be skipped without being mapped.
  * Columns that are neither mapped nor stored (secrets, `ignoreColumns`) change nothing, so they
- * are left out; a record without such columns hashes exactly as it always did.
+ * are left out. A delimited file's record is fingerprinted from its fields by position, under
+ * the names of its columns, without building its column → value object.
  */
 export function rowFingerprint(mappingHash: string, row: SourceRow, policy?: SourcePolicy): string {
+  if (row.header) {
+    const { names, positions } = (policy ?? everyColumn).fingerprintedPositions(row.header);
+    const fields = positions ? positions.map((at) => row.fields![at]) : row.fields;
+    return hash('sha1', mappingHash + names + JSON.stringify(fields)).slice(0, 16);
+  }
   const values = policy ? policy.fingerprinted(row.values) : row.values;
   return hash('sha1', mappingHash + JSON.stringify(values)).slice(0, 16);
 }
@@ -95,7 +101,7 @@ export function mapUser(
     problems.push(rowProblem(code, message, { file, line: row.line, column: columnOf(section.fields[field]?.column) }));
 
   const deleteFlag = section.delete
-    ? section.delete.values.includes(String(columnValue(row.values, section.delete.column) ?? '').trim())
+    ? section.delete.values.includes(String(columnValue(row, section.delete.column) ?? '').trim())
     : false;
   const profile: Profile = {};
   // Custom names come from the control file: `custom.__proto__` must be a field like any other.
@@ -107,8 +113,8 @@ export function mapUser(
     if (field.startsWith('custom.')) {
       const name = field.slice('custom.'.length);
       // A JSON array is multi-valued as it stands; a text value only when the mapping splits it.
-      const multi = mapping.split !== undefined || Array.isArray(columnValue(row.values, mapping.column));
-      const value = multi ? multiValue(row.values, mapping) : singleValue(row.values, mapping);
+      const multi = mapping.split !== undefined || Array.isArray(columnValue(row, mapping.column));
+      const value = multi ? multiValue(row, mapping) : singleValue(row, mapping);
       const longest = longestValue(value);
       if (longest > customValueMaxLength) fail('value_too_long', `${field} is ${longest} characters long; at most ${customValueMaxLength} are allowed`, field);
       if (!(Array.isArray(value) ? value : [value]).every(isWellFormed)) fail('value_invalid', `${field} contains half of a UTF-16 surrogate pair, which cannot be stored`, field);
@@ -120,7 +126,7 @@ export function mapUser(
     }
     const spec = userFields[field as UserField];
     // An address in fullwidth or decomposed form is the same address: stored as NFKC.
-    const value = field === 'email' ? nfkc(singleValue(row.values, mapping)) : singleValue(row.values, mapping);
+    const value = field === 'email' ? nfkc(singleValue(row, mapping)) : singleValue(row, mapping);
     // Code points never outnumber UTF-16 units: only a long value needs counting.
     const length = value.length > spec.maxLength ? charLength(value) : 0;
     if (length > spec.maxLength) fail('value_too_long', `${field} is ${length} characters long; at most ${spec.maxLength} are allowed`, field);
@@ -155,9 +161,9 @@ export function mapUser(
 
   const groups = new Set<string>();
   const groupsMapping = section.fields.groups;
-  if (groupsMapping) for (const code of multiValue(row.values, groupsMapping)) groups.add(code);
+  if (groupsMapping) for (const code of multiValue(row, groupsMapping)) groups.add(code);
   for (const rule of section.groupRules) {
-    if (ruleMatches(rule.if, String(columnValue(row.values, rule.if.column) ?? '').trim())) groups.add(rule.add);
+    if (ruleMatches(rule.if, String(columnValue(row, rule.if.column) ?? '').trim())) groups.add(rule.add);
   }
   for (const code of groups) {
     if (!isWellFormed(code)) fail('value_invalid', 'a group contains half of a UTF-16 surrogate pair, which cannot be stored', 'groups');

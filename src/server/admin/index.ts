@@ -30,6 +30,8 @@ const statusOf: Partial<Record<SluiceError['code'], number>> = {
   too_many_attempts: 429,
 };
 
+const titleOf: Record<number, string> = { 401: 'Signed out', 403: 'Not allowed', 404: 'Not found' };
+
 /** Errors on admin pages are pages too, with the same stable codes as the API. */
 async function errorPages(ctx: Context, next: Next) {
   try {
@@ -39,7 +41,7 @@ async function errorPages(ctx: Context, next: Next) {
     const known = error instanceof SluiceError;
     if (!known) log.error('admin request failed', { method: ctx.method, path: ctx.path, error: String((error as Error)?.stack ?? error) });
     const status = known ? (statusOf[error.code] ?? 500) : 500;
-    render(ctx, 'error', { title: status === 403 ? 'Not allowed' : status === 401 ? 'Signed out' : 'Something went wrong', message: known ? error.message : 'Internal error; see the server log.', code: known ? error.code : 'internal', signIn: status === 401 }, status);
+    render(ctx, 'error', { title: titleOf[status] ?? 'Something went wrong', message: known ? error.message : 'Internal error; see the server log.', code: known ? error.code : 'internal', signIn: status === 401 }, status);
   }
 }
 

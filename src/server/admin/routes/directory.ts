@@ -44,7 +44,8 @@ export function directoryRoutes(router: Router, sluice: SluiceContext) {
 
   router.get('/groups', need('viewer'), async (ctx) => {
     const feeds = await listFeeds(db);
-    const feed = feeds.find((f) => f.slug === ctx.query.feed) ?? feeds[0];
+    // A feed asked for by name must exist: another feed's groups under its name would mislead.
+    const feed = typeof ctx.query.feed === 'string' && ctx.query.feed !== '' ? await getFeed(db, ctx.query.feed) : feeds[0];
     const { page, limit, offset } = pageParams(ctx, GROUPS_PER_PAGE);
     const result = feed ? await listGroups(db, feed.id, { limit, offset }) : { total: 0, groups: [] };
     render(ctx, 'groups', {
