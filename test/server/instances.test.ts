@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,9 +83,19 @@ describe.skipIf(!testDatabases.some((d) => d.name === 'mysql'))('three sluice se
       folderFeeds.map(async (feed) => {
         for (let k = 0; k < SETS_PER_FOLDER_FEED; k++) {
           const files = setFiles(feed, k);
-          await writeFile(join(env.dataDir, 'inbox', feed, 'users.csv'), files['users.csv']);
-          await writeFile(join(env.dataDir, 'inbox', feed, 'control.json'), files['control.json']);
-          await until(`set ${k} of ${feed} to be applied`, async () => (await appliedRuns(feed)) === k + 1, 60_000);
+          // Each file lands whole, as an uploader renames it into place: with settling off, a
+          // file written in the inbox itself may be claimed half-written.
+          const inbox = join(env.dataDir, 'inbox', feed);
+          for (const name of ['users.csv', 'control.json'] as const) {
+            await writeFile(join(inbox, `${name}.part`), files[name]);
+            await rename(join(inbox, `${name}.part`), join(inbox, name));
+          }
+          await until(`set ${k} of ${feed} to be applied`, async () => (await appliedRuns(feed)) === k + 1, 60_000).catch(async (error: Error) => {
+            // Say where the set stopped, not only that it did not arrive.
+            const runs = await db('runs as r').join('feeds as f', 'f.id', 'r.feed_id').where({ 'f.slug': feed }).orderBy('r.id').select('r.id', 'r.state');
+            const events = await db('run_events').whereIn('run_id', runs.map((r: { id: number }) => r.id)).orderBy('id').select('run_id', 'message');
+            throw new Error(`${error.message}; runs of ${feed}: ${JSON.stringify(runs)}; events: ${JSON.stringify(events.slice(-12))}`);
+          });
         }
       }),
     );
