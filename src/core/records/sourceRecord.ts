@@ -44,9 +44,9 @@ export function sourcePolicy(section: UsersSection, ignoreColumns: readonly stri
   let bySection = cache.get(section);
   const known = bySection?.get(id);
   if (known) return known;
-  const ignored = new Set(ignoreColumns);
   const mapped = new Set(usersColumns(section));
-  const dropped = (name: string) => ignored.has(name) || isSecretColumn(name);
+  const why = notStoredBecause(ignoreColumns);
+  const dropped = (name: string) => why(name) !== null;
   const stored = remembered((name) => !dropped(name));
   const fingerprinted = remembered((name) => mapped.has(name) || !dropped(name));
   const policy: SourcePolicy = {

@@ -65,14 +65,13 @@ export function recordKey(section: UsersSection, row: SourceRow): string {
  * are left out. A delimited file's record is fingerprinted from its fields by position, under
  * the names of its columns, without building its column → value object.
  */
-export function rowFingerprint(mappingHash: string, row: SourceRow, policy?: SourcePolicy): string {
+export function rowFingerprint(mappingHash: string, row: SourceRow, policy: SourcePolicy = everyColumn): string {
   if (row.header) {
-    const { names, positions } = (policy ?? everyColumn).fingerprintedPositions(row.header);
+    const { names, positions } = policy.fingerprintedPositions(row.header);
     const fields = positions ? positions.map((at) => row.fields![at]) : row.fields;
     return hash('sha1', mappingHash + names + JSON.stringify(fields)).slice(0, 16);
   }
-  const values = policy ? policy.fingerprinted(row.values) : row.values;
-  return hash('sha1', mappingHash + JSON.stringify(values)).slice(0, 16);
+  return hash('sha1', mappingHash + JSON.stringify(policy.fingerprinted(row.values))).slice(0, 16);
 }
 
 /** Columns a users file must have (and may have), for the header checks. */
